@@ -1,0 +1,84 @@
+"""Declarative set-up: channels, users, keys, groups and prices from a YAML file, applied idempotently."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from relaygate.admin import schemas as s
+from relaygate.admin.service import Operator
+from relaygate.relay.auth import hash_key
+from relaygate.store import admin_sql
+
+
+class _UserDecl(s.UserIn):
+    pass
+
+
+class _KeyDecl(s.KeyLimits):
+    key: str = Field(min_length=8, max_length=256)
+    user: str
+
+
+class _ChannelDecl(s.ChannelIn):
+    pass
+
+
+class DeclaredConfig(BaseModel):
+    """The YAML file's shape; `${VAR}` in any string is replaced from the environment."""
+
+    model_config = ConfigDict(extra="forbid")
+    groups: list[s.GroupIn] = Field(default_factory=list)
+    users: list[_UserDecl] = Field(default_factory=list)
+    channels: list[_ChannelDecl] = Field(default_factory=list)
+    keys: list[_KeyDecl] = Field(default_factory=list)
+    prices: dict[str, s.PriceIn] = Field(default_factory=dict)
+
+
+def _expand(value: Any) -> Any:
+    if isinstance(value, str):
+        return os.path.expandvars(value)
+    if isinstance(value, list):
+        return [_expand(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _expand(v) for k, v in value.items()}
+    return value
+
+
+def load_config_file(path: Path) -> DeclaredConfig:
+    raw = yaml.safe_load(path.read_text()) or {}
+    return DeclaredConfig.model_validate(_expand(raw))
+
+
+async def apply_config(operator: Operator, config: DeclaredConfig) -> None:
+    """Create what is missing, update what exists by name; never deletes."""
+    db = operator.db
+    for group in config.groups:
+        await operator.set_group(group)
+    for user in config.users:
+        row = await db.run(lambda c, n=user.name: admin_sql.find_user(c, n))
+        if row is None:
+            await operator.create_user(user)
+        else:
+            await operator.update_user(row["id"], s.UserPatch(role=user.role, group=user.group))
+    for channel in config.channels:
+        row = await db.run(lambda c, n=channel.name: admin_sql.find_channel(c, n))
+        if row is None:
+            await operator.create_channel(channel)
+        else:
+            patch = s.ChannelPatch(**channel.model_dump(exclude={"type"}))
+            await operator.update_channel(row["id"], patch)
+    for model, price in config.prices.items():
+        await operator.set_price(model, price)
+    for key in config.keys:
+        owner = await db.run(lambda c, n=key.user: admin_sql.find_user(c, n))
+        if owner is None:
+            raise ValueError(f"key '{key.name}' names an unknown user '{key.user}'")
+        digest = hash_key(key.key)
+        existing = await db.run(lambda c, h=digest: admin_sql.key_by_hash(c, h))
+        if existing is None:
+            await operator.create_key(s.KeyIn(user_id=owner["id"], **key.model_dump(exclude={"user"})))

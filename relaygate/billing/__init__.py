@@ -1,0 +1,1 @@
+"""Pricing math and the reserve → settle → refund protocol; the only code that touches balances."""

@@ -1,0 +1,156 @@
+"""Reserve → settle → release, group-committed: one transaction serves every request waiting on it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from sqlalchemy import Connection
+
+from relaygate.core.errors import Forbidden, ServiceUnavailable
+from relaygate.core.types import JsonObject
+from relaygate.store import ledger_sql
+from relaygate.store.database import Database
+
+log = logging.getLogger("relaygate.ledger")
+
+
+@dataclass(slots=True)
+class Reservation:
+    """Quota set aside for one request; settled or released exactly once."""
+
+    key_id: int
+    user_id: int
+    amount: int
+    key_limited: bool
+    closed: bool = False
+
+
+@dataclass(slots=True)
+class _Op:
+    kind: Literal["reserve", "settle", "release", "record"]
+    reservation: Reservation | None
+    actual: int = 0
+    log_row: JsonObject | None = None
+    future: asyncio.Future[int | str | None] | None = field(default=None)
+
+
+class Ledger:
+    """The only writer of balances and request logs; batches concurrent operations into one commit."""
+
+    def __init__(self, db: Database, *, durable: bool = True) -> None:
+        self._db = db
+        self._durable = durable
+        self._pending: list[_Op] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def reserve(self, key_id: int, user_id: int, amount: int, *, key_limited: bool) -> Reservation:
+        res = Reservation(key_id, user_id, amount, key_limited)
+        short = await self._submit(_Op("reserve", res), wait=True)
+        if short == "key":
+            raise Forbidden(
+                "This API key's quota is used up; ask the operator to raise it.", code="insufficient_token_quota"
+            )
+        if short == "user":
+            raise Forbidden(
+                "Your account balance is used up; top it up to continue.", code="insufficient_user_quota"
+            )
+        return res
+
+    async def settle(self, res: Reservation, actual: int, log_row: JsonObject) -> None:
+        """Charge the real cost (refunding the rest) and write the log row, durably unless relaxed."""
+        self._close(res)
+        await self._submit(_Op("settle", res, actual, log_row), wait=self._durable)
+
+    async def release(self, res: Reservation, log_row: JsonObject) -> None:
+        """Give the whole reservation back (a failed request costs nothing) and log the failure."""
+        self._close(res)
+        await self._submit(_Op("release", res, 0, log_row), wait=self._durable)
+
+    async def record(self, log_row: JsonObject) -> None:
+        """Log a request that never reserved anything (refused before it could cost)."""
+        await self._submit(_Op("record", None, 0, log_row), wait=False)
+
+    async def drain(self) -> None:
+        """Wait until every queued operation is committed."""
+        while self._pending or self._flusher is not None:
+            await self._idle.wait()
+
+    @staticmethod
+    def _close(res: Reservation) -> None:
+        if res.closed:
+            raise RuntimeError("reservation settled twice")
+        res.closed = True
+
+    async def _submit(self, op: _Op, *, wait: bool) -> int | str | None:
+        loop = asyncio.get_running_loop()
+        op.future = loop.create_future()
+        self._pending.append(op)
+        if self._flusher is None:
+            self._idle.clear()
+            self._flusher = loop.create_task(self._flush_loop())
+        if not wait:
+            return None
+        return await asyncio.shield(op.future)
+
+    async def _flush_loop(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    results = await self._db.run(_batch_runner(batch))
+                except Exception:
+                    log.exception("ledger batch failed; retrying its operations one by one")
+                    results = [await self._run_single(op) for op in batch]
+                for op, result in zip(batch, results, strict=True):
+                    _resolve(op, result)
+        finally:
+            self._flusher = None
+            self._idle.set()
+
+    async def _run_single(self, op: _Op) -> int | str | BaseException | None:
+        try:
+            return (await self._db.run(_batch_runner([op])))[0]
+        except Exception as exc:
+            log.exception("ledger operation %s failed", op.kind)
+            return exc
+
+
+def _resolve(op: _Op, result: int | str | BaseException | None) -> None:
+    fut = op.future
+    if fut is None or fut.done():
+        return
+    if isinstance(result, BaseException):
+        fut.set_exception(ServiceUnavailable("The billing store is unavailable; try again shortly.",
+                                             code="store_unavailable"))
+        fut.exception()  # nobody may await a relaxed settlement; mark it retrieved
+    else:
+        fut.set_result(result)
+
+
+def _batch_runner(batch: list[_Op]) -> Callable[[Connection], list[int | str | BaseException | None]]:
+    def run(conn: Connection) -> list[int | str | BaseException | None]:
+        results: list[int | str | BaseException | None] = []
+        rows: list[JsonObject] = []
+        for op in batch:
+            res = op.reservation
+            if op.kind == "reserve" and res is not None:
+                results.append(ledger_sql.reserve(conn, res.key_id, res.user_id, res.amount, res.key_limited))
+                continue
+            charged = 0
+            if res is not None:
+                actual = op.actual if op.kind == "settle" else 0
+                charged = ledger_sql.settle(conn, res.key_id, res.user_id, res.amount, actual, res.key_limited)
+            if op.log_row is not None:
+                op.log_row["cost"] = charged
+                rows.append(op.log_row)
+            results.append(charged)
+        ledger_sql.insert_logs(conn, rows)
+        return results
+
+    return run

@@ -1,0 +1,51 @@
+"""Runtime configuration, built once from RELAYGATE_* variables and handed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set; environment variables are RELAYGATE_<NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="RELAYGATE_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 3000
+    data_dir: Path = Path("data")
+    database_url: str = ""
+    redis_url: str = ""
+    admin_key: str = ""
+    config_file: Path | None = None
+
+    max_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    retry_count: int = Field(default=2, ge=0, description="extra channels tried after a retryable failure")
+    auto_disable_after: int = Field(default=5, ge=1, description="consecutive failures that disable a channel")
+    probe_interval: float = Field(default=30.0, gt=0, description="seconds between probes of disabled channels")
+    config_poll_interval: float = Field(default=1.0, gt=0, description="seconds between cache freshness checks")
+    upstream_connect_timeout: float = Field(default=10.0, gt=0)
+    upstream_timeout: float = Field(default=300.0, gt=0, description="default read timeout per channel")
+    default_max_tokens: int = Field(default=4096, ge=1, description="reserved output when a request sets none")
+    allow_unpriced_models: bool = False
+    unpriced_input_per_1m: float = 0.0
+    unpriced_output_per_1m: float = 0.0
+    trust_forwarded_for: bool = False
+    drain_seconds: float = Field(default=0.0, ge=0, description="readiness 503 before the listener closes")
+    shutdown_grace: float = Field(default=30.0, ge=0, description="seconds in-flight requests get on SIGTERM")
+    log_level: str = "INFO"
+    access_log: bool = True
+    durable_settlement: bool = True
+    workers: int = Field(default=1, ge=1)
+
+    def resolved_database_url(self) -> str:
+        """The SQLAlchemy URL: the configured one (psycopg 3 for PostgreSQL) or SQLite under data_dir."""
+        url = self.database_url
+        if not url:
+            return f"sqlite:///{(self.data_dir / 'relaygate.db').resolve()}"
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix):]
+        return url

@@ -1,0 +1,1 @@
+"""Internal types and the error tree; imports nothing else from the package."""

@@ -1,0 +1,97 @@
+"""The one error tree: every failure a client can see, with its HTTP status and OpenAI code.
+
+RelayError
+├── BadRequest (400)              invalid_request_error / a param-specific code
+│   └── BodyTooLarge (413)
+├── Unauthorized (401)            invalid_api_key
+├── Forbidden (403)               insufficient_*_quota, model_not_allowed, ip_not_allowed, …
+├── NotFound (404)                model_not_found, not_found
+├── RateLimited (429)             rate_limit_exceeded, carries retry_after
+├── UpstreamFailed (502)          upstream_error
+├── ServiceUnavailable (503)      no_available_channel, draining, store_unavailable
+├── UpstreamTimeout (504)         upstream_timeout
+└── UpstreamClientError (4xx)     an upstream refusal caused by the client's own request, passed through
+"""
+
+from __future__ import annotations
+
+
+class RelayError(Exception):
+    """A failure with an HTTP status, an OpenAI error type and code, and a message for the client."""
+
+    status: int = 500
+    type: str = "server_error"
+    code: str = "internal_error"
+
+    def __init__(self, message: str, *, code: str | None = None, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.param = param
+
+
+class BadRequest(RelayError):
+    status = 400
+    type = "invalid_request_error"
+    code = "invalid_request_error"
+
+
+class BodyTooLarge(BadRequest):
+    status = 413
+    code = "request_too_large"
+
+
+class Unauthorized(RelayError):
+    status = 401
+    type = "invalid_request_error"
+    code = "invalid_api_key"
+
+
+class Forbidden(RelayError):
+    status = 403
+    type = "insufficient_quota"
+    code = "forbidden"
+
+
+class NotFound(RelayError):
+    status = 404
+    type = "invalid_request_error"
+    code = "not_found"
+
+
+class RateLimited(RelayError):
+    status = 429
+    type = "rate_limit_error"
+    code = "rate_limit_exceeded"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class UpstreamFailed(RelayError):
+    status = 502
+    type = "upstream_error"
+    code = "upstream_error"
+
+
+class ServiceUnavailable(RelayError):
+    status = 503
+    type = "server_error"
+    code = "no_available_channel"
+
+
+class UpstreamTimeout(RelayError):
+    status = 504
+    type = "upstream_error"
+    code = "upstream_timeout"
+
+
+class UpstreamClientError(RelayError):
+    """The upstream refused the request because of its content (e.g. context too long)."""
+
+    def __init__(self, status: int, message: str, *, type_: str, code: str | None, param: str | None) -> None:
+        super().__init__(message, code=code or "upstream_rejected", param=param)
+        self.status = status
+        self.type = type_

@@ -1,0 +1,1 @@
+"""Rate limiters behind one interface: in-process now, Redis for several replicas."""

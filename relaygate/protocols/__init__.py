@@ -1,0 +1,1 @@
+"""Wire formats: framing and typed views of what each API sends."""

@@ -1,0 +1,39 @@
+"""Server-sent events framing: splitting a byte stream into events without copying more than needed."""
+
+from __future__ import annotations
+
+
+class SSEBuffer:
+    """Accumulates bytes and yields complete events (the bytes before a blank line)."""
+
+    __slots__ = ("_buf",)
+
+    def __init__(self) -> None:
+        self._buf = b""
+
+    def feed(self, data: bytes) -> list[bytes]:
+        buf = self._buf + data if self._buf else data
+        if b"\r" in buf:
+            buf = buf.replace(b"\r\n", b"\n")
+        events = buf.split(b"\n\n")
+        self._buf = events.pop()
+        return events
+
+    def rest(self) -> bytes:
+        rest, self._buf = self._buf, b""
+        return rest
+
+
+def event_data(event: bytes) -> bytes | None:
+    """The data payload of one event (multi-line data joined), or None for comments and other fields."""
+    if event.startswith(b"data:") and b"\ndata:" not in event:
+        return event[5:].strip()
+    lines = [line[5:].strip() for line in event.split(b"\n") if line.startswith(b"data:")]
+    return b"\n".join(lines) if lines else None
+
+
+def frame(data: bytes) -> bytes:
+    return b"data: " + data + b"\n\n"
+
+
+DONE = b"data: [DONE]\n\n"

@@ -1,0 +1,81 @@
+"""The Provider interface: pure conversion between the relay's OpenAI-format requests and an upstream."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from relaygate.core.records import ChannelRecord
+from relaygate.core.types import Endpoint, JsonObject, Usage
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamRequest:
+    """One HTTP request to send upstream."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A whole (non-streamed) answer already in OpenAI format, with the usage it reported."""
+
+    body: bytes
+    usage: Usage | None
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamRefusal:
+    """What an upstream's error body said, in OpenAI terms."""
+
+    message: str
+    type: str
+    code: str | None
+    param: str | None
+
+
+class StreamTranslator(Protocol):
+    """Turns upstream stream bytes into OpenAI SSE bytes for the client, watching usage and text."""
+
+    usage: Usage | None
+    finished: bool
+
+    def feed(self, data: bytes) -> bytes:
+        """Bytes to forward now (may be empty); never includes the final `data: [DONE]`."""
+        ...
+
+    def generated_text(self) -> str:
+        """The text generated so far, to count tokens when no usage arrives."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class CallSpec:
+    """What the relay asks a provider to send: the client's OpenAI body plus routing decisions."""
+
+    endpoint: Endpoint
+    body: JsonObject
+    upstream_model: str
+    stream: bool
+    client_wants_usage: bool
+
+
+class Provider(Protocol):
+    """One upstream type. Pure functions of their inputs: no I/O, no database, no web framework."""
+
+    name: str
+
+    def build(self, channel: ChannelRecord, credential: str, call: CallSpec) -> UpstreamRequest: ...
+
+    def answer(self, call: CallSpec, raw: bytes) -> Answer: ...
+
+    def stream(self, call: CallSpec) -> StreamTranslator: ...
+
+    def refusal(self, status: int, raw: bytes) -> UpstreamRefusal: ...
+
+    def probe(self, channel: ChannelRecord, credential: str, model: str) -> UpstreamRequest:
+        """A cheap request that succeeds when the channel is healthy."""
+        ...

@@ -1,0 +1,161 @@
+"""OpenAI-compatible upstreams: the client's body is forwarded as is, answers are relayed as bytes."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import orjson
+
+from relaygate.core.records import ChannelRecord
+from relaygate.core.types import Endpoint, JsonObject, JsonValue, Usage
+from relaygate.protocols.sse import SSEBuffer, event_data
+from relaygate.providers.base import Answer, CallSpec, UpstreamRefusal, UpstreamRequest
+
+_JSON = "application/json"
+
+
+def api_root(base_url: str) -> str:
+    """`https://host` means `https://host/v1`; a base URL with its own path is used as given."""
+    path = urlsplit(base_url).path
+    return base_url + "/v1" if path in ("", "/") else base_url
+
+
+def parse_usage(value: JsonValue) -> Usage | None:
+    """OpenAI's usage object (chat, completions or embeddings) as internal Usage."""
+    if not isinstance(value, dict):
+        return None
+    prompt = value.get("prompt_tokens")
+    completion = value.get("completion_tokens", 0)
+    if not isinstance(prompt, int) or not isinstance(completion, int):
+        return None
+    usage = Usage(prompt_tokens=prompt, completion_tokens=completion)
+    details = value.get("completion_tokens_details")
+    if isinstance(details, dict) and isinstance(details.get("reasoning_tokens"), int):
+        usage.reasoning_tokens = details["reasoning_tokens"]  # type: ignore[assignment]
+    cached = value.get("prompt_tokens_details")
+    if isinstance(cached, dict) and isinstance(cached.get("cached_tokens"), int):
+        usage.cached_tokens = cached["cached_tokens"]  # type: ignore[assignment]
+    return usage
+
+
+def openai_refusal(status: int, raw: bytes) -> UpstreamRefusal:
+    """Read an OpenAI-shaped error body; anything else becomes a generic message."""
+    try:
+        err = orjson.loads(raw).get("error")
+    except (orjson.JSONDecodeError, AttributeError):
+        err = None
+    if isinstance(err, dict) and isinstance(err.get("message"), str):
+        code, param, type_ = err.get("code"), err.get("param"), err.get("type")
+        return UpstreamRefusal(
+            message=err["message"],
+            type=type_ if isinstance(type_, str) else "invalid_request_error",
+            code=str(code) if code is not None else None,
+            param=param if isinstance(param, str) else None,
+        )
+    return UpstreamRefusal(f"the upstream answered HTTP {status}", "upstream_error", None, None)
+
+
+class OpenAIStream:
+    """Relays OpenAI SSE events unchanged, noting usage and text; hides forced usage if unasked."""
+
+    def __init__(self, *, strip_usage: bool) -> None:
+        self._sse = SSEBuffer()
+        self._strip_usage = strip_usage
+        self._text: list[str] = []
+        self.usage: Usage | None = None
+        self.finished = False
+
+    def feed(self, data: bytes) -> bytes:
+        out: list[bytes] = []
+        for event in self._sse.feed(data):
+            payload = event_data(event)
+            if payload is None:
+                if event.strip():
+                    out.append(event + b"\n\n")
+                continue
+            if payload == b"[DONE]":
+                self.finished = True
+                continue
+            forwarded = self._inspect(payload)
+            if forwarded is not None:
+                out.append(b"data: " + forwarded + b"\n\n")
+        return b"".join(out)
+
+    def _inspect(self, payload: bytes) -> bytes | None:
+        try:
+            obj = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            return payload
+        if not isinstance(obj, dict):
+            return payload
+        if "usage" in obj:
+            usage = parse_usage(obj["usage"])
+            if usage is not None:
+                self.usage = usage
+        choices = obj.get("choices")
+        if isinstance(choices, list):
+            for choice in choices:
+                if isinstance(choice, dict):
+                    self._collect(choice)
+        if self._strip_usage and "usage" in obj:
+            if not choices:
+                return None
+            del obj["usage"]
+            return orjson.dumps(obj)
+        return payload
+
+    def _collect(self, choice: JsonObject) -> None:
+        delta = choice.get("delta")
+        text = delta.get("content") if isinstance(delta, dict) else choice.get("text")
+        if isinstance(text, str):
+            self._text.append(text)
+        if isinstance(delta, dict) and isinstance(delta.get("tool_calls"), list):
+            for call in delta["tool_calls"]:  # type: ignore[union-attr]
+                fn = call.get("function") if isinstance(call, dict) else None
+                if isinstance(fn, dict):
+                    self._text.append(str(fn.get("name") or "") + str(fn.get("arguments") or ""))
+
+    def generated_text(self) -> str:
+        return "".join(self._text)
+
+
+class OpenAIProvider:
+    """Any server that speaks OpenAI's API: forward, relay, read usage."""
+
+    name = "openai"
+
+    def build(self, channel: ChannelRecord, credential: str, call: CallSpec) -> UpstreamRequest:
+        body = dict(call.body)
+        body["model"] = call.upstream_model
+        if call.stream:
+            options = body.get("stream_options")
+            options = dict(options) if isinstance(options, dict) else {}
+            options["include_usage"] = True
+            body["stream_options"] = options
+        return UpstreamRequest(
+            "POST",
+            api_root(channel.base_url) + call.endpoint.value,
+            {"Authorization": "Bearer " + credential, "Content-Type": _JSON},
+            orjson.dumps(body),
+        )
+
+    def answer(self, call: CallSpec, raw: bytes) -> Answer:
+        obj = orjson.loads(raw)
+        if not isinstance(obj, dict):
+            raise ValueError("the upstream answer is not a JSON object")
+        return Answer(raw, parse_usage(obj.get("usage")))
+
+    def stream(self, call: CallSpec) -> OpenAIStream:
+        return OpenAIStream(strip_usage=not call.client_wants_usage)
+
+    def refusal(self, status: int, raw: bytes) -> UpstreamRefusal:
+        return openai_refusal(status, raw)
+
+    def probe(self, channel: ChannelRecord, credential: str, model: str) -> UpstreamRequest:
+        if "embedding" in model:
+            endpoint, body = Endpoint.EMBEDDINGS, {"model": model, "input": "ping"}
+        else:
+            endpoint = Endpoint.CHAT
+            body = {"model": model, "messages": [{"role": "user", "content": "ping"}], "max_tokens": 1}
+        spec = CallSpec(endpoint, body, model, stream=False, client_wants_usage=True)  # type: ignore[arg-type]
+        return self.build(channel, credential, spec)

@@ -1,0 +1,1 @@
+"""The pipeline: authenticate → price & reserve → route → call with retries → translate → settle."""

@@ -1,0 +1,68 @@
+"""Who is calling: the key from the request headers, looked up by hash, and what it may do."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from ipaddress import ip_address
+
+from relaygate.core.errors import Forbidden, Unauthorized
+from relaygate.core.records import KeyRecord
+from relaygate.relay.catalog import Catalog
+
+MAX_KEY_LENGTH = 256
+_MISSING = (
+    "You didn't provide an API key. Send it as 'Authorization: Bearer sk-...' "
+    "(or in the x-api-key header)."
+)
+_INVALID = "Incorrect API key provided. Check the key, or ask the operator for a new one."
+
+
+def hash_key(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def key_from_headers(headers: Mapping[str, str], query_key: str | None = None) -> str | None:
+    """The presented key: Bearer token, x-api-key, x-goog-api-key, or ?key= for Gemini clients."""
+    auth = headers.get("Authorization")
+    if auth:
+        scheme, _, value = auth.partition(" ")
+        return value.strip() if scheme.lower() == "bearer" else ""
+    return headers.get("x-api-key") or headers.get("x-goog-api-key") or query_key
+
+
+def authenticate(catalog: Catalog, raw: str | None, now: float, *, kind: str = "client") -> KeyRecord:
+    """The usable key of that kind, or Unauthorized; every wrong key gets the same answer."""
+    if raw is None:
+        raise Unauthorized(_MISSING)
+    if not raw or len(raw) > MAX_KEY_LENGTH:
+        raise Unauthorized(_INVALID)
+    key = catalog.key(hash_key(raw))
+    if key is None or key.kind != kind:
+        raise Unauthorized(_INVALID)
+    if not key.usable_at(now):
+        raise Unauthorized("This API key is disabled or has expired; ask the operator for a valid one.")
+    return key
+
+
+def check_ip(key: KeyRecord, client_ip: str) -> None:
+    if key.allowed_networks is None:
+        return
+    try:
+        addr = ip_address(client_ip)
+    except ValueError:
+        addr = None
+    if addr is None or not any(addr in net for net in key.allowed_networks):
+        raise Forbidden(
+            f"This API key may not be used from {client_ip}; ask the operator to allow this address.",
+            code="ip_not_allowed",
+        )
+
+
+def check_model(key: KeyRecord, model: str) -> None:
+    if key.allowed_models is not None and model not in key.allowed_models:
+        raise Forbidden(
+            f"This API key may not use the model '{model}'; it may use: {', '.join(sorted(key.allowed_models))}.",
+            code="model_not_allowed",
+            param="model",
+        )

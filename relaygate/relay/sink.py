@@ -1,0 +1,21 @@
+"""What the relay writes answers to: implemented by each front door over its web framework."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class ClientGone(Exception):
+    """The client closed its connection while we were writing to it."""
+
+
+class ClientSink(Protocol):
+    async def send_json(self, status: int, body: bytes) -> None: ...
+
+    async def open_stream(self) -> None: ...
+
+    async def write(self, data: bytes) -> None:
+        """Write bytes to an open stream; raises ClientGone if the client left."""
+        ...
+
+    async def close_stream(self) -> None: ...

@@ -1,0 +1,53 @@
+"""The streaming pump: upstream bytes → translator → client, chunk by chunk, noticing who broke off."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from enum import Enum
+
+import aiohttp
+
+from relaygate.providers.base import StreamTranslator
+from relaygate.relay.sink import ClientGone, ClientSink
+
+
+class StreamEnd(Enum):
+    COMPLETE = "complete"
+    CLIENT_GONE = "client_gone"
+    UPSTREAM_BROKEN = "upstream_broken"
+
+
+@dataclass(slots=True)
+class StreamOutcome:
+    end: StreamEnd
+    first_chunk_at: float | None
+
+
+async def pump(resp: aiohttp.ClientResponse, translator: StreamTranslator, sink: ClientSink) -> StreamOutcome:
+    """Relay until the upstream ends, the client leaves or the upstream breaks; the upstream is closed after."""
+    first: float | None = None
+    end = StreamEnd.COMPLETE
+    try:
+        async for data in resp.content.iter_any():
+            out = translator.feed(data)
+            if out:
+                if first is None:
+                    first = time.perf_counter()
+                await sink.write(out)
+            if translator.finished:
+                break
+    except ClientGone:
+        end = StreamEnd.CLIENT_GONE
+    except asyncio.CancelledError:
+        resp.close()
+        raise
+    except (TimeoutError, aiohttp.ClientError, OSError):
+        end = StreamEnd.UPSTREAM_BROKEN
+    if end is StreamEnd.COMPLETE and translator.finished:
+        resp.release()
+    else:
+        # Closing (not releasing) drops the connection, which cancels the generation upstream.
+        resp.close()
+    return StreamOutcome(end, first)

@@ -1,0 +1,1 @@
+"""The HTTP layer: app factory, lifespan and thin routes per front door."""

@@ -1,0 +1,94 @@
+"""create_app: the aiohttp application and the lifespan that builds and closes every service."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from relaygate.admin.config_file import apply_config, load_config_file
+from relaygate.admin.service import Operator
+from relaygate.billing.ledger import Ledger
+from relaygate.billing.tokens import TokenCounter
+from relaygate.config import Settings
+from relaygate.core.records import PriceRecord
+from relaygate.limits.memory import MemoryRateLimiter
+from relaygate.relay.catalog import CatalogCache
+from relaygate.relay.metrics import RelayMetrics
+from relaygate.relay.pipeline import Relay
+from relaygate.relay.prober import ChannelProber
+from relaygate.relay.routing import ChannelHealth
+from relaygate.relay.upstream import Upstream
+from relaygate.server import admin_routes, docs_routes, openai_routes, ops_routes
+from relaygate.server.state import SERVICES, Services
+from relaygate.store.database import Database
+
+log = logging.getLogger("relaygate.app")
+
+
+def create_app(settings: Settings, *, bootstrap: bool = True) -> web.Application:
+    """The app; with bootstrap, its start-up also migrates, creates the admin and applies the YAML file."""
+    app = web.Application(client_max_size=settings.max_body_bytes)
+    app.cleanup_ctx.append(lambda a: _lifespan(a, settings, bootstrap))
+    openai_routes.add_routes(app)
+    admin_routes.add_routes(app)
+    docs_routes.add_routes(app)
+    ops_routes.add_routes(app)
+    app.router.add_route("*", "/{tail:.*}", openai_routes.unknown_route)
+    return app
+
+
+def _unpriced(settings: Settings) -> PriceRecord | None:
+    if not settings.allow_unpriced_models:
+        return None
+    return PriceRecord("*", settings.unpriced_input_per_1m, settings.unpriced_output_per_1m)
+
+
+async def bootstrap_store(db: Database, settings: Settings) -> str | None:
+    """Migrate, make sure an admin exists, apply the YAML file; returns a new admin key to show once."""
+    await asyncio.get_running_loop().run_in_executor(None, db.migrate)
+    operator = Operator(db)
+    first_key = await operator.ensure_admin(settings.admin_key or None)
+    if settings.config_file is not None:
+        await apply_config(operator, load_config_file(settings.config_file))
+    return first_key
+
+
+async def _lifespan(app: web.Application, settings: Settings, bootstrap: bool) -> AsyncIterator[None]:
+    db = Database(settings.resolved_database_url())
+    loop = asyncio.get_running_loop()
+    first_key = await bootstrap_store(db, settings) if bootstrap else None
+    catalogs = CatalogCache(db, unpriced=_unpriced(settings), poll_interval=settings.config_poll_interval)
+    operator = Operator(db)
+    await catalogs.reload()
+    operator.changed = catalogs.reload
+    ledger = Ledger(db, durable=settings.durable_settlement)
+    upstream = Upstream(connect_timeout=settings.upstream_connect_timeout)
+    await upstream.start()
+    health = ChannelHealth(settings.auto_disable_after)
+    prober = ChannelProber(db, catalogs, upstream, health, settings.probe_interval)
+    metrics = RelayMetrics()
+    relay = Relay(settings=settings, catalogs=catalogs, ledger=ledger, limiter=MemoryRateLimiter(),
+                  upstream=upstream, tokens=TokenCounter(), metrics=metrics, health=health,
+                  on_channel_down=prober.channel_down)
+    app[SERVICES] = Services(settings, db, catalogs, ledger, upstream, relay, operator, metrics)
+    tasks = [loop.create_task(catalogs.poll_forever()), loop.create_task(prober.run_forever())]
+    if first_key is not None:
+        print(f"relaygate: created the admin; its key is shown this once: {first_key}", file=sys.stdout,
+              flush=True)
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await relay.drain()
+        await ledger.drain()
+        await upstream.close()
+        await loop.run_in_executor(None, db.close)

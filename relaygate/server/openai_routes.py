@@ -1,0 +1,114 @@
+"""The OpenAI front door: /v1 chat, completions, embeddings and models."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+import orjson
+from aiohttp import web
+
+from relaygate.core.errors import BodyTooLarge, NotFound, RelayError
+from relaygate.core.types import Endpoint
+from relaygate.relay.auth import authenticate, check_ip, key_from_headers
+from relaygate.relay.pipeline import Inbound, model_list
+from relaygate.server.errors import error_response
+from relaygate.server.sink import HttpSink
+from relaygate.server.state import services
+
+log = logging.getLogger("relaygate.server")
+access = logging.getLogger("relaygate.access")
+
+
+def new_request_id() -> str:
+    return "req_" + os.urandom(12).hex()
+
+
+def client_ip(request: web.Request) -> str:
+    if services(request).settings.trust_forwarded_for:
+        forwarded = request.headers.get("X-Forwarded-For")
+        if forwarded:
+            return forwarded.split(",", 1)[0].strip()
+    return request.remote or ""
+
+
+def _access_log(request: web.Request, request_id: str, status: int, started: float) -> None:
+    if services(request).settings.access_log:
+        access.info("request", extra={"request_id": request_id, "method": request.method, "path": request.path,
+                                      "status": status, "ms": round((time.perf_counter() - started) * 1000, 3)})
+
+
+def relay_route(endpoint: Endpoint) -> web.Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        request_id = new_request_id()
+        svc = services(request)
+        sink = HttpSink(request, request_id)
+        try:
+            try:
+                body = await request.read()
+            except web.HTTPRequestEntityTooLarge:
+                raise BodyTooLarge(
+                    f"The request body is larger than {svc.settings.max_body_bytes} bytes."
+                ) from None
+            key = key_from_headers(request.headers)
+            await svc.relay.handle(Inbound(endpoint, body, key, client_ip(request), request_id), sink)
+        except RelayError as err:
+            if not sink.streaming:
+                _access_log(request, request_id, err.status, started)
+                return error_response(err, request_id)
+            log.warning("relay failed after the stream opened", extra={"request_id": request_id})
+        except Exception:
+            log.exception("unexpected failure", extra={"request_id": request_id})
+            if not sink.streaming:
+                _access_log(request, request_id, 500, started)
+                return error_response(RelayError("The relay failed unexpectedly; try again."), request_id)
+        assert sink.response is not None
+        _access_log(request, request_id, sink.response.status, started)
+        return sink.response
+
+    return handler
+
+
+async def list_models(request: web.Request) -> web.Response:
+    return await _models(request, None)
+
+
+async def get_model(request: web.Request) -> web.Response:
+    return await _models(request, request.match_info["model"])
+
+
+async def _models(request: web.Request, model_id: str | None) -> web.Response:
+    request_id = new_request_id()
+    svc = services(request)
+    try:
+        catalog = svc.catalogs.catalog
+        key = authenticate(catalog, key_from_headers(request.headers), time.time())
+        check_ip(key, client_ip(request))
+        models = model_list(catalog, key)
+        if model_id is None:
+            body = orjson.dumps({"object": "list", "data": models})
+        else:
+            found = next((m for m in models if m["id"] == model_id), None)
+            if found is None:
+                raise NotFound(f"The model '{model_id}' does not exist or you do not have access to it.",
+                               code="model_not_found", param="model")
+            body = orjson.dumps(found)
+    except RelayError as err:
+        return error_response(err, request_id)
+    return web.Response(body=body, content_type="application/json", headers={"X-Request-Id": request_id})
+
+
+async def unknown_route(request: web.Request) -> web.Response:
+    err = NotFound(f"Unknown request URL: {request.method} {request.path}. Check the path and method.",
+                   code="unknown_url")
+    return error_response(err, new_request_id())
+
+
+def add_routes(app: web.Application) -> None:
+    for endpoint in Endpoint:
+        app.router.add_post("/v1" + endpoint.value, relay_route(endpoint))
+    app.router.add_get("/v1/models", list_models)
+    app.router.add_get("/v1/models/{model:.+}", get_model)
+    app.router.add_route("*", "/v1/{tail:.*}", unknown_route)

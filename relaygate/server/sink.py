@@ -1,0 +1,51 @@
+"""ClientSink over aiohttp: how the relay's answers reach an HTTP client."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from relaygate.relay.sink import ClientGone
+
+_SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+class HttpSink:
+    """Buffers a whole answer as a Response, or streams through a prepared StreamResponse."""
+
+    __slots__ = ("_request", "_request_id", "response")
+
+    def __init__(self, request: web.Request, request_id: str) -> None:
+        self._request = request
+        self._request_id = request_id
+        self.response: web.StreamResponse | None = None
+
+    @property
+    def streaming(self) -> bool:
+        return self.response is not None and self.response.prepared
+
+    async def send_json(self, status: int, body: bytes) -> None:
+        self.response = web.Response(
+            status=status, body=body, content_type="application/json", headers={"X-Request-Id": self._request_id}
+        )
+
+    async def open_stream(self) -> None:
+        resp = web.StreamResponse(status=200, headers={**_SSE_HEADERS, "X-Request-Id": self._request_id})
+        self.response = resp
+        try:
+            await resp.prepare(self._request)
+        except ConnectionError as exc:
+            raise ClientGone() from exc
+
+    async def write(self, data: bytes) -> None:
+        assert self.response is not None
+        try:
+            await self.response.write(data)
+        except ConnectionError as exc:
+            raise ClientGone() from exc
+
+    async def close_stream(self) -> None:
+        assert self.response is not None
+        try:
+            await self.response.write_eof()
+        except ConnectionError as exc:
+            raise ClientGone() from exc

@@ -1,0 +1,133 @@
+"""The relational schema (SQLAlchemy Core); Alembic migrations are generated from it."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("multiplier", Float, nullable=False, default=1.0),
+    Column("description", String(255), nullable=False, default=""),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("role", String(16), nullable=False, default="user"),
+    Column("group_name", String(64), nullable=False, default="default"),
+    Column("balance", BigInteger, nullable=False, default=0),
+    Column("used_quota", BigInteger, nullable=False, default=0),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("created_at", Float, nullable=False),
+)
+
+keys = Table(
+    "keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("kind", String(16), nullable=False, default="client"),
+    Column("name", String(128), nullable=False, default=""),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("key_hint", String(16), nullable=False),
+    Column("unlimited", Boolean, nullable=False, default=False),
+    Column("remain_quota", BigInteger, nullable=False, default=0),
+    Column("used_quota", BigInteger, nullable=False, default=0),
+    Column("expires_at", Float, nullable=True),
+    Column("allowed_models", JSON, nullable=True),
+    Column("allowed_ips", JSON, nullable=True),
+    Column("rpm", Integer, nullable=True),
+    Column("tpm", Integer, nullable=True),
+    Column("group_name", String(64), nullable=True),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("created_at", Float, nullable=False),
+)
+
+channels = Table(
+    "channels",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("type", String(32), nullable=False, default="openai"),
+    Column("base_url", String(512), nullable=False),
+    Column("credentials", JSON, nullable=False),
+    Column("models", JSON, nullable=False),
+    Column("model_mapping", JSON, nullable=False),
+    Column("groups", JSON, nullable=False),
+    Column("priority", Integer, nullable=False, default=0),
+    Column("weight", Integer, nullable=False, default=1),
+    Column("timeout", Float, nullable=True),
+    Column("status", String(16), nullable=False, default="enabled"),
+    Column("status_reason", String(255), nullable=False, default=""),
+    Column("test_model", String(128), nullable=True),
+    Column("created_at", Float, nullable=False),
+)
+
+prices = Table(
+    "prices",
+    metadata,
+    Column("model", String(128), primary_key=True),
+    Column("input_per_1m", Float, nullable=False, default=0.0),
+    Column("output_per_1m", Float, nullable=True),
+    Column("completion_ratio", Float, nullable=False, default=1.0),
+    Column("per_call", Float, nullable=True),
+)
+
+request_logs = Table(
+    "request_logs",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("created_at", Float, nullable=False),
+    Column("request_id", String(64), nullable=False),
+    Column("key_id", Integer, nullable=True),
+    Column("user_id", Integer, nullable=True),
+    Column("channel_id", Integer, nullable=True),
+    Column("endpoint", String(32), nullable=False),
+    Column("model", String(128), nullable=False),
+    Column("upstream_model", String(128), nullable=False, default=""),
+    Column("is_stream", Boolean, nullable=False, default=False),
+    Column("prompt_tokens", Integer, nullable=False, default=0),
+    Column("completion_tokens", Integer, nullable=False, default=0),
+    Column("cost", BigInteger, nullable=False, default=0),
+    Column("latency_ms", Float, nullable=False, default=0.0),
+    Column("first_chunk_ms", Float, nullable=True),
+    Column("status", Integer, nullable=False),
+    Column("error_code", String(64), nullable=True),
+    Column("content", Text, nullable=True),
+    Index("ix_request_logs_key_created", "key_id", "created_at"),
+    Index("ix_request_logs_user_created", "user_id", "created_at"),
+    Index("ix_request_logs_request_id", "request_id"),
+)
+
+settings_kv = Table(
+    "settings",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", BigInteger, nullable=False, default=0),
+)
