@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -60,13 +61,13 @@ async def apply_config(operator: Operator, config: DeclaredConfig) -> None:
     for group in config.groups:
         await operator.set_group(group)
     for user in config.users:
-        row = await db.run(lambda c, n=user.name: admin_sql.find_user(c, n))
+        row = await db.run(functools.partial(admin_sql.find_user, name=user.name))
         if row is None:
             await operator.create_user(user)
         else:
             await operator.update_user(row["id"], s.UserPatch(role=user.role, group=user.group))
     for channel in config.channels:
-        row = await db.run(lambda c, n=channel.name: admin_sql.find_channel(c, n))
+        row = await db.run(functools.partial(admin_sql.find_channel, name=channel.name))
         if row is None:
             await operator.create_channel(channel)
         else:
@@ -75,10 +76,9 @@ async def apply_config(operator: Operator, config: DeclaredConfig) -> None:
     for model, price in config.prices.items():
         await operator.set_price(model, price)
     for key in config.keys:
-        owner = await db.run(lambda c, n=key.user: admin_sql.find_user(c, n))
+        owner = await db.run(functools.partial(admin_sql.find_user, name=key.user))
         if owner is None:
             raise ValueError(f"key '{key.name}' names an unknown user '{key.user}'")
-        digest = hash_key(key.key)
-        existing = await db.run(lambda c, h=digest: admin_sql.key_by_hash(c, h))
+        existing = await db.run(functools.partial(admin_sql.key_by_hash, key_hash=hash_key(key.key)))
         if existing is None:
             await operator.create_key(s.KeyIn(user_id=owner["id"], **key.model_dump(exclude={"user"})))

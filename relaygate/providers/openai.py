@@ -152,10 +152,11 @@ class OpenAIProvider:
         return openai_refusal(status, raw)
 
     def probe(self, channel: ChannelRecord, credential: str, model: str) -> UpstreamRequest:
+        body: JsonObject
         if "embedding" in model:
             endpoint, body = Endpoint.EMBEDDINGS, {"model": model, "input": "ping"}
         else:
             endpoint = Endpoint.CHAT
             body = {"model": model, "messages": [{"role": "user", "content": "ping"}], "max_tokens": 1}
-        spec = CallSpec(endpoint, body, model, stream=False, client_wants_usage=True)  # type: ignore[arg-type]
+        spec = CallSpec(endpoint, body, model, stream=False, client_wants_usage=True)
         return self.build(channel, credential, spec)

@@ -7,8 +7,9 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 import orjson
@@ -44,7 +45,7 @@ from relaygate.relay.upstream import RETRYABLE_ERRORS, Upstream
 
 log = logging.getLogger("relaygate.relay")
 
-ChannelDown = Callable[[ChannelRecord, str], Awaitable[None]]
+ChannelDown = Callable[[ChannelRecord, str], Coroutine[Any, Any, None]]
 CLIENT_CLOSED = 499
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -79,11 +80,9 @@ class ChannelProber:
             result = await probe_channel(self._upstream, channel)
             if not result.ok:
                 continue
-            changed = await self._db.run(
-                lambda conn, cid=channel.id: admin_sql.set_channel_status(
-                    conn, cid, "enabled", "", only_if="auto_disabled"
-                )
-            )
+            changed = await self._db.run(functools.partial(
+                admin_sql.set_channel_status, channel_id=channel.id, status="enabled", reason="",
+                only_if="auto_disabled"))
             if changed:
                 self._health.forget(channel.id)
                 log.info("channel %s re-enabled: probe succeeded", channel.name)

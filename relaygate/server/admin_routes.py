@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from pydantic import BaseModel, ValidationError
 
 from relaygate.admin import schemas as s
@@ -166,7 +167,7 @@ def _dump(value: Any) -> bytes:
     return orjson.dumps({"ok": True})
 
 
-def _handler(route: AdminRoute) -> web.Handler:
+def _handler(route: AdminRoute) -> Handler:
     async def handle(request: web.Request) -> web.Response:
         request_id = new_request_id()
         svc = services(request)

@@ -8,6 +8,7 @@ import time
 
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from relaygate.core.errors import BodyTooLarge, NotFound, RelayError
 from relaygate.core.types import Endpoint
@@ -39,7 +40,7 @@ def _access_log(request: web.Request, request_id: str, status: int, started: flo
                                       "status": status, "ms": round((time.perf_counter() - started) * 1000, 3)})
 
 
-def relay_route(endpoint: Endpoint) -> web.Handler:
+def relay_route(endpoint: Endpoint) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
         request_id = new_request_id()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Select, select, update
 
 from relaygate.core.types import JsonObject
 from relaygate.store.tables import keys, request_logs, users
@@ -37,12 +38,10 @@ def settle(conn: Connection, key_id: int, user_id: int, reserved: int, actual: i
     charged = actual
     if actual > reserved:
         extra = actual - reserved
-        user_left = conn.execute(
-            _locked(conn, select(users.c.balance).where(users.c.id == user_id))
-        ).scalar_one()
+        user_left: int = conn.execute(_locked(conn, select(users.c.balance).where(users.c.id == user_id))).scalar_one()
         extra = min(extra, user_left)
         if key_limited:
-            key_left = conn.execute(
+            key_left: int = conn.execute(
                 _locked(conn, select(keys.c.remain_quota).where(keys.c.id == key_id))
             ).scalar_one()
             extra = min(extra, key_left)
@@ -60,8 +59,8 @@ def settle(conn: Connection, key_id: int, user_id: int, reserved: int, actual: i
     return charged
 
 
-def _locked(conn: Connection, stmt: select) -> select:  # type: ignore[valid-type]
-    return stmt if conn.dialect.name == "sqlite" else stmt.with_for_update()  # type: ignore[attr-defined, no-any-return]
+def _locked(conn: Connection, stmt: Select[Any]) -> Select[Any]:
+    return stmt if conn.dialect.name == "sqlite" else stmt.with_for_update()
 
 
 def insert_logs(conn: Connection, rows: Sequence[JsonObject]) -> None:
