@@ -32,3 +32,9 @@ typecheck: $(STAMP)
 
 clean:
 	rm -rf $(VENV) data
+
+bench-gateway: $(STAMP)
+	bash scripts/bench-gateway.sh
+
+bench: $(STAMP)
+	bash scripts/bench.sh

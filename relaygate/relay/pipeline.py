@@ -177,17 +177,18 @@ class Relay:
                 code="model_not_found",
                 param="model",
             )
-        price = catalog.price(parsed.model)
+        order = attempt_order(channels, self._rng)
+        if not order:
+            raise ServiceUnavailable(
+                f"Every channel serving '{parsed.model}' is disabled or cooling down; try again later."
+            )
+        # A mapped model without its own price is billed at the price of the upstream model it maps to.
+        price = catalog.price(parsed.model) or catalog.price(order[0].upstream_model(parsed.model))
         if price is None:
             raise Forbidden(
                 f"The model '{parsed.model}' has no price set; ask the operator to set one.",
                 code="model_price_not_set",
                 param="model",
-            )
-        order = attempt_order(channels, self._rng)
-        if not order:
-            raise ServiceUnavailable(
-                f"Every channel serving '{parsed.model}' is disabled or cooling down; try again later."
             )
         prompt = self._tokens.prompt_tokens(parsed.endpoint, parsed.body)
         return _Plan(parsed, price, catalog.multiplier(ex.key.group), prompt, order)

@@ -21,7 +21,9 @@ log = logging.getLogger("relaygate.runner")
 
 async def _serve(settings: Settings, *, bootstrap: bool) -> None:
     app = create_app(settings, bootstrap=bootstrap)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=settings.shutdown_grace)
+    # Header values up to 32 KiB: a 10 KB junk Bearer must get the same 401 as any wrong key, not a parser 400.
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=settings.shutdown_grace,
+                           max_field_size=32768, max_line_size=32768)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, backlog=4096,
                        reuse_port=settings.workers > 1, shutdown_timeout=settings.shutdown_grace)
