@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +50,7 @@ class MockOpenAI:
         self.stream_chunks = 5
         self.reply_text: str | None = None
         self.hang_seconds = 30.0
+        self.streams_finished_at: list[float] = []
 
     def fail_next(self, *modes: str) -> None:
         with self._lock:
@@ -239,6 +241,7 @@ class MockOpenAI:
                     await asyncio.sleep(self.stream_delay)
             await resp.write(b"data: [DONE]\n\n")
             await resp.write_eof()
+            self.streams_finished_at.append(time.monotonic())
         except ConnectionError:
             pass
         return resp

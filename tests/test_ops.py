@@ -1,0 +1,116 @@
+"""Running it: streaming pass-through timing, health, metrics, JSON logs, graceful SIGTERM, workers."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from pathlib import Path
+
+import httpx2 as httpx
+
+from tests.conftest import Relaygate, Tenant, make_tenant
+from tests.upstreams.openai_mock import MockOpenAI
+
+CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+
+
+def _stream_lines(rg: Relaygate, key: str, on_first: threading.Event | None = None) -> list[str]:
+    lines = []
+    with httpx.stream("POST", rg.base_url + "/chat/completions", headers={"Authorization": f"Bearer {key}"},
+                      json={**CHAT, "stream": True}, timeout=30) as resp:
+        assert resp.status_code == 200
+        for line in resp.iter_lines():
+            if line:
+                lines.append(line)
+                if on_first is not None and '"content"' in line:
+                    on_first.set()
+    return lines
+
+
+def test_chunks_reach_the_client_before_the_upstream_finishes(relaygate: Relaygate, fresh_mock: MockOpenAI) -> None:
+    t = make_tenant(relaygate, [fresh_mock.base_url])
+    fresh_mock.stream_delay = 0.2
+    fresh_mock.stream_chunks = 6
+    first_seen: list[float] = []
+    with httpx.stream("POST", relaygate.base_url + "/chat/completions", headers={"Authorization": f"Bearer {t.key}"},
+                      json={**CHAT, "stream": True}, timeout=30) as resp:
+        for line in resp.iter_lines():
+            if '"content":"hello' in line.replace(" ", "") and not first_seen:
+                first_seen.append(time.monotonic())
+    assert first_seen and fresh_mock.streams_finished_at
+    assert first_seen[0] < fresh_mock.streams_finished_at[0] - 0.5
+
+
+def test_health_readiness_and_metrics(relaygate: Relaygate, tenant: Tenant) -> None:
+    assert relaygate.http.get("/healthz").json() == {"status": "ok"}
+    assert relaygate.http.get("/readyz").json() == {"status": "ready"}
+    relaygate.client(tenant.key).chat.completions.create(**CHAT)  # type: ignore[call-overload]
+    relaygate.http.post("/v1/chat/completions", headers={"Authorization": "Bearer sk-bad"}, json=CHAT)
+    text = relaygate.http.get("/metrics").text
+    assert 'relaygate_requests_total{model="gpt-4o-mini",route="chat",status="200"}' in text
+    assert 'relaygate_requests_total{model="other",route="chat",status="401"}' in text
+    assert "relaygate_request_duration_seconds_bucket" in text
+    assert 'relaygate_tokens_total{kind="prompt",model="gpt-4o-mini"}' in text
+
+
+def test_upstream_errors_are_counted_per_channel(relaygate: Relaygate, fresh_mock: MockOpenAI) -> None:
+    t = make_tenant(relaygate, [fresh_mock.base_url])
+    fresh_mock.fail_next("500")
+    relaygate.http.post("/v1/chat/completions", headers={"Authorization": f"Bearer {t.key}"}, json=CHAT)
+    assert f'relaygate_upstream_errors_total{{channel="{t.group}-ch0",reason="500"}} 1.0' in relaygate.http.get(
+        "/metrics").text
+
+
+def test_logs_are_json_lines_with_the_request_id(relaygate: Relaygate, tenant: Tenant) -> None:
+    resp = relaygate.http.post("/v1/chat/completions", headers={"Authorization": f"Bearer {tenant.key}"}, json=CHAT)
+    rid = resp.headers["X-Request-Id"]
+    relaygate.wait_for(lambda: rid in relaygate.stderr_path.read_text())
+    entries = [json.loads(line) for line in relaygate.stderr_path.read_text().splitlines() if line.startswith("{")]
+    [entry] = [e for e in entries if e.get("request_id") == rid]
+    assert entry["status"] == 200 and entry["path"] == "/v1/chat/completions" and entry["level"] == "info"
+
+
+def test_sigterm_drains_in_flight_streams_then_exits(tmp_path: Path, fresh_mock: MockOpenAI) -> None:
+    rg = Relaygate(tmp_path, env={"RELAYGATE_DRAIN_SECONDS": "1"}).start()
+    try:
+        t = make_tenant(rg, [fresh_mock.base_url])
+        fresh_mock.stream_delay = 0.3
+        fresh_mock.stream_chunks = 8
+        first = threading.Event()
+        result: list[list[str]] = []
+        worker = threading.Thread(target=lambda: result.append(_stream_lines(rg, t.key, first)))
+        worker.start()
+        assert first.wait(10)
+        assert rg.proc is not None
+        rg.proc.send_signal(signal.SIGTERM)
+        rg.wait_for(lambda: rg.http.get("/readyz").status_code == 503, timeout=5)
+        worker.join(20)
+        assert result and result[0][-1] == "data: [DONE]"
+        assert rg.proc.wait(20) == 0
+    finally:
+        rg.close()
+    restarted = Relaygate(tmp_path).start()
+    try:
+        [row] = restarted.ok("GET", f"/api/logs?key_id={t.key_id}")
+        assert row["status"] == 200 and row["is_stream"] is True and row["first_chunk_ms"] > 0
+    finally:
+        restarted.close()
+
+
+def test_two_workers_share_the_port(tmp_path: Path, postgres_url: str, mock: MockOpenAI) -> None:
+    rg = Relaygate(tmp_path, env={"RELAYGATE_DATABASE_URL": postgres_url}).start("--workers", "2")
+    try:
+        t = make_tenant(rg, [mock.base_url])
+        # Each worker sees the new key once its catalog poll (0.2 s here) has run.
+        models = rg.base_url + "/models"
+        rg.wait_for(lambda: all(httpx.get(models, headers={"Authorization": f"Bearer {t.key}"}).status_code == 200
+                                for _ in range(10)))
+        statuses = {httpx.post(rg.base_url + "/chat/completions", headers={"Authorization": f"Bearer {t.key}"},
+                               json=CHAT, timeout=30).status_code for _ in range(20)}
+        assert statuses == {200}
+        assert len(rg.ok("GET", f"/api/logs?key_id={t.key_id}")) == 20
+    finally:
+        assert rg.stop() == 0
+        rg.close()
