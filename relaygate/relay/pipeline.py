@@ -40,7 +40,7 @@ from relaygate.relay.inbound import ParsedRequest, parse_request
 from relaygate.relay.metrics import RelayMetrics
 from relaygate.relay.routing import ChannelHealth, attempt_order
 from relaygate.relay.sink import ClientGone, ClientSink
-from relaygate.relay.streaming import StreamEnd, pump
+from relaygate.relay.streaming import StreamEnd, StreamOutcome, pump
 from relaygate.relay.upstream import RETRYABLE_ERRORS, Upstream
 
 log = logging.getLogger("relaygate.relay")
@@ -260,8 +260,13 @@ class Relay:
     async def _stream(self, ex: Exchange, plan: _Plan, provider: Provider, call: CallSpec,
                       resp: aiohttp.ClientResponse, sink: ClientSink) -> None:
         translator = provider.stream(call)
-        await sink.open_stream()
-        outcome = await pump(resp, translator, sink)
+        try:
+            await sink.open_stream()
+        except ClientGone:
+            resp.close()
+            outcome = StreamOutcome(StreamEnd.CLIENT_GONE, None)
+        else:
+            outcome = await pump(resp, translator, sink)
         ex.first_chunk_at = outcome.first_chunk_at
         if outcome.first_chunk_at is not None:
             self._metrics.first_chunk(ex.inbound.endpoint.name.lower(), outcome.first_chunk_at - ex.started)

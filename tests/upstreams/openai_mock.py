@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any
 
 import orjson
 from aiohttp import web
 
 from tests.upstreams import openai_wire as wire
+
+MODES = ("ok", "500", "429", "401", "400", "timeout", "reset", "stream_cut")
+
+_UNPARSABLE = object()
+
+Handler = Callable[[web.Request, dict[str, Any], int, str], Awaitable[web.StreamResponse]]
 
 
 @dataclass(frozen=True)
@@ -25,19 +31,20 @@ class RecordedRequest:
 
 
 class MockOpenAI:
-    """Behaviour is set by attributes (`mode`, `stream_delay`, …) and one-shot `fail_next` modes."""
+    """Behaviour is set by attributes (`mode`, `stream_delay`, …) and by one-shot `fail_next` modes."""
 
     def __init__(self, *, api_keys: Iterable[str] = ("sk-upstream-test",),
                  models: Iterable[str] = ("gpt-4o-mini", "gpt-4o", "text-embedding-3-small")) -> None:
-        self.api_keys = set(api_keys)
+        self.api_keys = frozenset(api_keys)
         self.models = list(models)
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
         self._queued: list[str] = []
-        self._counter = 0
+        self._serial = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
+        self._startup_error: BaseException | None = None
         self._port = 0
         self.reset()
 
@@ -50,11 +57,17 @@ class MockOpenAI:
         self.stream_chunks = 5
         self.reply_text: str | None = None
         self.hang_seconds = 30.0
-        self.streams_finished_at: list[float] = []
 
     def fail_next(self, *modes: str) -> None:
+        unknown = [m for m in modes if m not in MODES]
+        if unknown:
+            raise ValueError(f"unknown mock modes {unknown}; known: {MODES}")
         with self._lock:
             self._queued.extend(modes)
+
+    def count(self, path_suffix: str) -> int:
+        with self._lock:
+            return sum(1 for r in self.requests if r.path.endswith(path_suffix))
 
     @property
     def port(self) -> int:
@@ -64,47 +77,65 @@ class MockOpenAI:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self._port}/v1"
 
-    def count(self, path_suffix: str) -> int:
-        with self._lock:
-            return sum(1 for r in self.requests if r.path.endswith(path_suffix))
-
     def start(self) -> MockOpenAI:
+        if self._thread is not None:
+            return self
         ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, args=(ready,), daemon=True)
+        self._thread = threading.Thread(target=self._serve, args=(ready,), name="mock-openai", daemon=True)
         self._thread.start()
-        ready.wait(10)
+        if not ready.wait(15):
+            raise RuntimeError("MockOpenAI did not start within 15 s")
+        if self._startup_error is not None:
+            self._thread.join(5)
+            self._thread = None
+            raise RuntimeError("MockOpenAI failed to start") from self._startup_error
         return self
 
     def stop(self) -> None:
-        if self._loop is None or self._runner is None:
+        loop, runner, thread = self._loop, self._runner, self._thread
+        if loop is None or runner is None or thread is None:
             return
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(15)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
-        self._loop = None
+        try:
+            asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(15)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(15)
+            self._loop, self._runner, self._thread = None, None, None
+
+    def __enter__(self) -> MockOpenAI:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
 
     def _serve(self, ready: threading.Event) -> None:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
-        self._loop = loop
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
-        loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        loop.run_until_complete(site.start())
-        server = site._server
-        assert server is not None
-        self._port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        try:
+            app = web.Application(client_max_size=64 * 1024 * 1024)
+            app.router.add_route("*", "/{tail:.*}", self._handle)
+            runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0, handler_cancellation=True)
+            loop.run_until_complete(runner.setup())
+            loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", 0).start())
+            self._port = int(runner.addresses[0][1])
+            self._loop, self._runner = loop, runner
+        except BaseException as exc:
+            self._startup_error = exc
+            loop.close()
+            ready.set()
+            return
         ready.set()
-        loop.run_forever()
-        pending = asyncio.all_tasks(loop)
-        for task in pending:
-            task.cancel()
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
+        try:
+            loop.run_forever()
+        finally:
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+            loop.close()
 
     def _next_mode(self) -> str:
         with self._lock:
@@ -113,109 +144,105 @@ class MockOpenAI:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
         try:
-            parsed = orjson.loads(raw) if raw else None
+            parsed: Any = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            parsed = None
+            parsed = _UNPARSABLE
         with self._lock:
-            self.requests.append(RecordedRequest(request.method, request.path, dict(request.headers), raw, parsed))
-            self._counter += 1
-            serial = self._counter
+            self.requests.append(RecordedRequest(request.method, request.path, dict(request.headers), raw,
+                                                 None if parsed is _UNPARSABLE else parsed))
+            self._serial += 1
+            serial = self._serial
         try:
             self._authenticate(request)
             mode = self._next_mode()
-            failure = await self._failure(request, mode)
+            failure = wire.mode_error(mode)
             if failure is not None:
-                return failure
+                raise failure
+            if mode == "timeout":
+                await asyncio.sleep(self.hang_seconds)
+            elif mode == "reset":
+                return await _reset(request)
             return await self._route(request, raw, parsed, serial, mode)
         except wire.WireError as err:
-            headers = {"Retry-After": "1"} if err.status == 429 else None
-            return web.json_response(err.body(), status=err.status, headers=headers)
+            return _json(err.body(), serial, status=err.status, headers=err.headers)
 
     def _authenticate(self, request: web.Request) -> None:
         auth = request.headers.get("Authorization", "")
-        if not auth.startswith("Bearer ") or auth[7:] not in self.api_keys:
-            raise wire.WireError(401, "Incorrect API key provided: " + auth[7:11] + "***.", code="invalid_api_key")
-
-    async def _failure(self, request: web.Request, mode: str) -> web.StreamResponse | None:
-        if mode == "500":
-            raise wire.WireError(500, "mock internal error", type_="server_error")
-        if mode == "429":
-            raise wire.WireError(429, "Rate limit reached for requests", type_="requests",
-                                 code="rate_limit_exceeded")
-        if mode == "401":
-            raise wire.WireError(401, "Incorrect API key provided: sk-u***test.", code="invalid_api_key")
-        if mode == "400":
-            raise wire.WireError(400, "This model's maximum context length is 8192 tokens. However, your messages "
-                                      "resulted in 9000 tokens.", param="messages", code="context_length_exceeded")
-        if mode == "timeout":
-            await asyncio.sleep(self.hang_seconds)
-        if mode == "reset":
-            assert request.transport is not None
-            request.transport.abort()
-            raise web.HTTPInternalServerError()
-        return None
+        key = auth[7:] if auth.startswith("Bearer ") else ""
+        if key not in self.api_keys:
+            shown = (key[:3] + "***" + key[-4:]) if len(key) > 8 else key + "***"
+            raise wire.WireError(401, f"Incorrect API key provided: {shown}. You can find your API key at "
+                                      "https://platform.openai.com/account/api-keys.", code="invalid_api_key")
 
     async def _route(self, request: web.Request, raw: bytes, body: Any, serial: int,
                      mode: str) -> web.StreamResponse:
-        path = request.path
-        if request.method == "GET" and path == "/v1/models":
-            return web.json_response({"object": "list", "data": [
-                {"id": m, "object": "model", "created": 0, "owned_by": "mock"} for m in self.models]})
-        handlers = {"/v1/chat/completions": self._chat, "/v1/completions": self._completions,
-                    "/v1/embeddings": self._embeddings}
+        path, method = request.path, request.method
+        if method == "GET" and path == "/v1/models":
+            return _json({"object": "list", "data": [_model(m) for m in self.models]}, serial)
+        if method == "GET" and path.startswith("/v1/models/"):
+            name = path.removeprefix("/v1/models/")
+            if name not in self.models:
+                raise _model_not_found(name)
+            return _json(_model(name), serial)
+        handlers: dict[str, Handler] = {"/v1/chat/completions": self._chat, "/v1/completions": self._completions,
+                                        "/v1/embeddings": self._embeddings}
         handler = handlers.get(path)
-        if handler is None or request.method != "POST":
-            raise wire.WireError(404, f"Unknown request URL: {request.method} {path}.", code="unknown_url")
-        if not request.content_type.startswith("application/json"):
-            raise wire.WireError(400, "Content-Type must be application/json.")
+        if handler is None or method != "POST":
+            raise wire.WireError(404, f"Invalid URL ({method} {path})", code="unknown_url")
+        if request.content_type != "application/json":
+            raise wire.WireError(400, f"Invalid Content-Type header ({request.content_type or 'none'}), expected "
+                                      "application/json.")
+        if body is _UNPARSABLE:
+            raise wire.WireError(400, "We could not parse the JSON body of your request. (HINT: This likely means "
+                                      "you aren't using your HTTP library correctly. The OpenAI API expects a JSON "
+                                      "payload, but what was sent was not valid JSON.)")
         if not isinstance(body, dict):
-            raise wire.WireError(400, "We could not parse the JSON body of your request.")
+            raise wire.invalid_type("body", "an object", body)
         model = body.get("model")
+        if model is None:
+            raise wire.missing("model")
         if not isinstance(model, str) or not model:
-            raise wire.WireError(400, "You must provide a model parameter.", param="model")
+            raise wire.invalid_type("model", "a non-empty string", model)
         if model not in self.models:
-            raise wire.WireError(404, f"The model `{model}` does not exist or you do not have access to it.",
-                                 code="model_not_found")
+            raise _model_not_found(model)
         return await handler(request, body, serial, mode)
 
     async def _chat(self, request: web.Request, body: dict[str, Any], serial: int, mode: str) -> web.StreamResponse:
         wire.validate_chat(body)
-        text, finish = wire.chat_text(body, self.reply_text)
-        prompt = wire.prompt_tokens(body)
-        n = body.get("n") or 1
-        base = {"id": f"chatcmpl-mock{serial}", "created": wire.now(), "model": body["model"],
-                "system_fingerprint": "fp_mock"}
+        text, finish = wire.answer_text(body, self.reply_text)
+        call = wire.tool_call(body)
+        prompt = wire.chat_prompt_tokens(body["messages"])
+        completion = len((call["function"]["arguments"] if call else text).split())
+        base = {"id": f"chatcmpl-mock{serial}", "object": "chat.completion", "created": wire.now(),
+                "model": body["model"], "system_fingerprint": "fp_mock"}
         if body.get("stream"):
-            return await self._stream_chat(request, body, base, text, finish, prompt, mode)
-        choices = []
-        for i in range(n):
-            message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
-            reason = finish
-            if wire.wants_tool_call(body):
-                message = {"role": "assistant", "content": None, "refusal": None,
-                           "tool_calls": [wire.tool_call(body)]}
-                reason = "tool_calls"
-            choices.append({"index": i, "message": message,
-                            "logprobs": wire.logprobs_for(text) if body.get("logprobs") else None,
-                            "finish_reason": reason})
-        return web.json_response({**base, "object": "chat.completion", "choices": choices,
-                                  "usage": wire.usage(prompt, len(text.split()) * n)}, dumps=_dumps)
+            return await self._stream_chat(request, body, base, text, finish, call, wire.usage(prompt, completion),
+                                           mode)
+        n = body.get("n") or 1
+        message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
+        if call is not None:
+            message, finish = {"role": "assistant", "content": None, "refusal": None, "tool_calls": [call]}, "tool_calls"
+        logprobs = wire.logprobs_for(text, body.get("top_logprobs") or 0) if body.get("logprobs") and not call else None
+        choices = [{"index": i, "message": message, "logprobs": logprobs, "finish_reason": finish} for i in range(n)]
+        return _json({**base, "choices": choices, "usage": wire.usage(prompt, completion * n)}, serial)
 
     async def _stream_chat(self, request: web.Request, body: dict[str, Any], base: dict[str, Any], text: str,
-                           finish: str, prompt: int, mode: str) -> web.StreamResponse:
-        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        extra = {"usage": None} if include_usage else {}
+                           finish: str, call: dict[str, Any] | None, totals: dict[str, int],
+                           mode: str) -> web.StreamResponse:
+        include_usage = _include_usage(body)
+        extra: dict[str, Any] = {"usage": None} if include_usage else {}
+        base = {**base, "object": "chat.completion.chunk"}
 
         def chunk(delta: dict[str, Any], reason: str | None = None) -> dict[str, Any]:
-            return {**base, "object": "chat.completion.chunk",
-                    "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": reason}], **extra}
+            return {**base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": reason}],
+                    **extra}
 
         events = [chunk({"role": "assistant", "content": ""})]
-        if wire.wants_tool_call(body):
-            call = wire.tool_call(body)
+        if call is not None:
             args = call["function"]["arguments"]
-            events.append(chunk({"tool_calls": [{"index": 0, "id": call["id"], "type": "function",
-                                                 "function": {"name": call["function"]["name"], "arguments": ""}}]}))
+            head = {"index": 0, "id": call["id"], "type": "function",
+                    "function": {"name": call["function"]["name"], "arguments": ""}}
+            events.append(chunk({"tool_calls": [head]}))
             for piece in (args[: len(args) // 2], args[len(args) // 2:]):
                 events.append(chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}))
             finish = "tool_calls"
@@ -223,65 +250,85 @@ class MockOpenAI:
             events += [chunk({"content": piece}) for piece in wire.split_pieces(text, self.stream_chunks)]
         events.append(chunk({}, finish))
         if include_usage:
-            events.append({**base, "object": "chat.completion.chunk", "choices": [],
-                           "usage": wire.usage(prompt, len(text.split()))})
-        return await self._send_events(request, events, mode)
-
-    async def _send_events(self, request: web.Request, events: list[dict[str, Any]], mode: str) -> web.StreamResponse:
-        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
-        await resp.prepare(request)
-        try:
-            for i, event in enumerate(events):
-                if mode == "stream_cut" and i == 3:
-                    assert request.transport is not None
-                    request.transport.abort()
-                    return resp
-                await resp.write(b"data: " + orjson.dumps(event) + b"\n\n")
-                if self.stream_delay and 0 < i < len(events) - 1:
-                    await asyncio.sleep(self.stream_delay)
-            await resp.write(b"data: [DONE]\n\n")
-            await resp.write_eof()
-            self.streams_finished_at.append(time.monotonic())
-        except ConnectionError:
-            pass
-        return resp
+            events.append({**base, "choices": [], "usage": totals})
+        return await self._send_events(request, events, cut_after=3 if mode == "stream_cut" else None)
 
     async def _completions(self, request: web.Request, body: dict[str, Any], serial: int,
                            mode: str) -> web.StreamResponse:
         wire.validate_completions(body)
-        text, finish = wire.chat_text(body, self.reply_text)
-        prompt = wire.prompt_tokens(body)
+        text, finish = wire.answer_text(body, self.reply_text)
+        prompt = wire.completion_prompt_tokens(body["prompt"])
         base = {"id": f"cmpl-mock{serial}", "object": "text_completion", "created": wire.now(),
-                "model": body["model"]}
-        if body.get("stream"):
-            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            events: list[dict[str, Any]] = [
-                {**base, "choices": [{"index": 0, "text": piece, "logprobs": None, "finish_reason": None}]}
-                for piece in wire.split_pieces(text, self.stream_chunks)]
-            events.append({**base, "choices": [{"index": 0, "text": "", "logprobs": None, "finish_reason": finish}]})
-            if include_usage:
-                events.append({**base, "choices": [], "usage": wire.usage(prompt, len(text.split()))})
-            return await self._send_events(request, events, mode)
-        return web.json_response({**base, "choices": [{"index": 0, "text": text, "logprobs": None,
-                                                       "finish_reason": finish}],
-                                  "usage": wire.usage(prompt, len(text.split()))}, dumps=_dumps)
+                "model": body["model"], "system_fingerprint": "fp_mock"}
+        if not body.get("stream"):
+            n = body.get("n") or 1
+            choices = [{"index": i, "text": text, "logprobs": None, "finish_reason": finish} for i in range(n)]
+            return _json({**base, "choices": choices, "usage": wire.usage(prompt, len(text.split()) * n)}, serial)
+        extra: dict[str, Any] = {"usage": None} if _include_usage(body) else {}
+
+        def chunk(piece: str, reason: str | None = None) -> dict[str, Any]:
+            return {**base, "choices": [{"index": 0, "text": piece, "logprobs": None, "finish_reason": reason}],
+                    **extra}
+
+        events = [chunk(piece) for piece in wire.split_pieces(text, self.stream_chunks)]
+        events.append(chunk("", finish))
+        if extra:
+            events.append({**base, "choices": [], "usage": wire.usage(prompt, len(text.split()))})
+        return await self._send_events(request, events, cut_after=2 if mode == "stream_cut" else None)
 
     async def _embeddings(self, request: web.Request, body: dict[str, Any], serial: int,
                           mode: str) -> web.StreamResponse:
         wire.validate_embeddings(body)
-        value = body["input"]
-        inputs = [value] if isinstance(value, str) else value
-        if inputs and isinstance(inputs[0], int):
-            inputs = [inputs]
+        inputs = wire.embedding_inputs(body["input"])
         dims = body.get("dimensions") or 8
         fmt = body.get("encoding_format") or "float"
-        tokens = sum(len(str(i).split()) for i in inputs)
-        return web.json_response({
-            "object": "list", "model": body["model"],
-            "data": [{"object": "embedding", "index": i, "embedding": wire.embedding(i, dims, fmt)}
-                     for i in range(len(inputs))],
-            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}, dumps=_dumps)
+        tokens = wire.embedding_tokens(inputs)
+        data = [{"object": "embedding", "index": i, "embedding": wire.embedding(i, dims, fmt)}
+                for i in range(len(inputs))]
+        return _json({"object": "list", "data": data, "model": body["model"],
+                      "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}, serial)
+
+    async def _send_events(self, request: web.Request, events: list[dict[str, Any]],
+                           cut_after: int | None) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8",
+                                           "Cache-Control": "no-cache"})
+        await resp.prepare(request)
+        try:
+            for i, event in enumerate(events):
+                if i and self.stream_delay > 0:
+                    await asyncio.sleep(self.stream_delay)
+                await resp.write(b"data: " + orjson.dumps(event) + b"\n\n")
+                if cut_after is not None and i + 1 >= cut_after:
+                    return await _reset(request, resp)
+            await resp.write(b"data: [DONE]\n\n")
+            await resp.write_eof()
+        except ConnectionError:
+            pass
+        return resp
 
 
-def _dumps(obj: Any) -> str:
-    return orjson.dumps(obj).decode()
+async def _reset(request: web.Request, resp: web.StreamResponse | None = None) -> web.StreamResponse:
+    """Abort the TCP connection; aiohttp then cancels this handler, so nothing more is written."""
+    transport = request.transport
+    if transport is not None:
+        transport.abort()
+    await asyncio.sleep(5)
+    return resp if resp is not None else web.Response(status=500)
+
+
+def _include_usage(body: dict[str, Any]) -> bool:
+    return bool((body.get("stream_options") or {}).get("include_usage"))
+
+
+def _model(name: str) -> dict[str, Any]:
+    return {"id": name, "object": "model", "created": 1_700_000_000, "owned_by": "mock"}
+
+
+def _model_not_found(name: str) -> wire.WireError:
+    return wire.WireError(404, f"The model `{name}` does not exist or you do not have access to it.",
+                          code="model_not_found")
+
+
+def _json(obj: Any, serial: int, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=orjson.dumps(obj), status=status, content_type="application/json",
+                        headers={"x-request-id": f"req_mock{serial}", **(headers or {})})
