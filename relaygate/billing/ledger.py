@@ -12,8 +12,8 @@ from sqlalchemy import Connection
 
 from relaygate.core.errors import Forbidden, ServiceUnavailable
 from relaygate.core.types import JsonObject
-from relaygate.store import ledger_sql
 from relaygate.store.database import Database
+from relaygate.store.ledger_sql import LedgerStatements
 
 log = logging.getLogger("relaygate.ledger")
 
@@ -134,23 +134,44 @@ def _resolve(op: _Op, result: int | str | BaseException | None) -> None:
 
 
 def _batch_runner(batch: list[_Op]) -> Callable[[Connection], list[int | str | BaseException | None]]:
+    """One transaction for a batch: settlements first (their refunds may let a reservation fit), then
+    reservations one by one; refunds and charges are summed per key and per user."""
+
     def run(conn: Connection) -> list[int | str | BaseException | None]:
-        results: list[int | str | BaseException | None] = []
+        sql = LedgerStatements(conn)
+        results: dict[int, int | str | BaseException | None] = {}
+        key_sums: dict[int, list[int]] = {}
+        user_sums: dict[int, list[int]] = {}
         rows: list[JsonObject] = []
-        for op in batch:
-            res = op.reservation
-            if op.kind == "reserve" and res is not None:
-                results.append(ledger_sql.reserve(conn, res.key_id, res.user_id, res.amount, res.key_limited))
+        for i, op in enumerate(batch):
+            if op.kind == "reserve":
                 continue
-            charged = 0
+            res, charged = op.reservation, 0
             if res is not None:
-                actual = op.actual if op.kind == "settle" else 0
-                charged = ledger_sql.settle(conn, res.key_id, res.user_id, res.amount, actual, res.key_limited)
+                charged = op.actual if op.kind == "settle" else 0
+                if charged > res.amount:
+                    # Past the reservation: settle what is pending, then charge only what is left.
+                    sql.apply(key_sums, user_sums)
+                    key_sums, user_sums = {}, {}
+                    charged = res.amount + min(charged - res.amount, sql.available(res.key_id, res.user_id,
+                                                                                     res.key_limited))
+                refund = res.amount - charged
+                k = key_sums.setdefault(res.key_id, [0, 0])
+                k[0] += refund if res.key_limited else 0
+                k[1] += charged
+                u = user_sums.setdefault(res.user_id, [0, 0])
+                u[0] += refund
+                u[1] += charged
             if op.log_row is not None:
                 op.log_row["cost"] = charged
                 rows.append(op.log_row)
-            results.append(charged)
-        ledger_sql.insert_logs(conn, rows)
-        return results
+            results[i] = charged
+        sql.apply(key_sums, user_sums)
+        sql.insert_logs(rows)
+        for i, op in enumerate(batch):
+            if op.kind == "reserve" and op.reservation is not None:
+                r = op.reservation
+                results[i] = sql.reserve(r.key_id, r.user_id, r.amount, r.key_limited)
+        return [results[i] for i in range(len(batch))]
 
     return run
