@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
@@ -16,7 +18,9 @@ from tests.upstreams import openai_wire as wire
 
 MODES = ("ok", "500", "429", "401", "400", "timeout", "reset", "stream_cut")
 
+log = logging.getLogger("tests.upstreams.openai_mock")
 _UNPARSABLE = object()
+SERIAL = web.RequestKey("serial", int)
 
 Handler = Callable[[web.Request, dict[str, Any], int, str], Awaitable[web.StreamResponse]]
 
@@ -46,6 +50,7 @@ class MockOpenAI:
         self._thread: threading.Thread | None = None
         self._startup_error: BaseException | None = None
         self._port = 0
+        self._mode = "ok"
         self.reset()
 
     def reset(self) -> None:
@@ -57,11 +62,19 @@ class MockOpenAI:
         self.stream_chunks = 5
         self.reply_text: str | None = None
         self.hang_seconds = 30.0
+        self.streams_finished_at: list[float] = []
+
+    @property
+    def mode(self) -> str:
+        return self._mode
+
+    @mode.setter
+    def mode(self, value: str) -> None:
+        _check_modes(value)
+        self._mode = value
 
     def fail_next(self, *modes: str) -> None:
-        unknown = [m for m in modes if m not in MODES]
-        if unknown:
-            raise ValueError(f"unknown mock modes {unknown}; known: {MODES}")
+        _check_modes(*modes)
         with self._lock:
             self._queued.extend(modes)
 
@@ -81,6 +94,7 @@ class MockOpenAI:
         if self._thread is not None:
             return self
         ready = threading.Event()
+        self._startup_error = None
         self._thread = threading.Thread(target=self._serve, args=(ready,), name="mock-openai", daemon=True)
         self._thread.start()
         if not ready.wait(15):
@@ -115,7 +129,7 @@ class MockOpenAI:
         try:
             app = web.Application(client_max_size=64 * 1024 * 1024)
             app.router.add_route("*", "/{tail:.*}", self._handle)
-            runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0, handler_cancellation=True)
+            runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2, handler_cancellation=True)
             loop.run_until_complete(runner.setup())
             loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", 0).start())
             self._port = int(runner.addresses[0][1])
@@ -139,7 +153,7 @@ class MockOpenAI:
 
     def _next_mode(self) -> str:
         with self._lock:
-            return self._queued.pop(0) if self._queued else self.mode
+            return self._queued.pop(0) if self._queued else self._mode
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
@@ -152,6 +166,7 @@ class MockOpenAI:
                                                  None if parsed is _UNPARSABLE else parsed))
             self._serial += 1
             serial = self._serial
+        request[SERIAL] = serial
         try:
             self._authenticate(request)
             mode = self._next_mode()
@@ -162,20 +177,26 @@ class MockOpenAI:
                 await asyncio.sleep(self.hang_seconds)
             elif mode == "reset":
                 return await _reset(request)
-            return await self._route(request, raw, parsed, serial, mode)
+            return await self._route(request, parsed, serial, mode)
         except wire.WireError as err:
             return _json(err.body(), serial, status=err.status, headers=err.headers)
+        except Exception as exc:
+            log.exception("MockOpenAI failed on %s %s", request.method, request.path)
+            return _json(wire.WireError(500, f"MockOpenAI bug: {exc!r}", type_="mock_bug").body(), serial, status=500)
 
     def _authenticate(self, request: web.Request) -> None:
         auth = request.headers.get("Authorization", "")
         key = auth[7:] if auth.startswith("Bearer ") else ""
+        if not key:
+            raise wire.WireError(401, "You didn't provide an API key. You need to provide your API key in an "
+                                      "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+                                 code="invalid_api_key")
         if key not in self.api_keys:
             shown = (key[:3] + "***" + key[-4:]) if len(key) > 8 else key + "***"
             raise wire.WireError(401, f"Incorrect API key provided: {shown}. You can find your API key at "
                                       "https://platform.openai.com/account/api-keys.", code="invalid_api_key")
 
-    async def _route(self, request: web.Request, raw: bytes, body: Any, serial: int,
-                     mode: str) -> web.StreamResponse:
+    async def _route(self, request: web.Request, body: Any, serial: int, mode: str) -> web.StreamResponse:
         path, method = request.path, request.method
         if method == "GET" and path == "/v1/models":
             return _json({"object": "list", "data": [_model(m) for m in self.models]}, serial)
@@ -201,8 +222,11 @@ class MockOpenAI:
         model = body.get("model")
         if model is None:
             raise wire.missing("model")
-        if not isinstance(model, str) or not model:
-            raise wire.invalid_type("model", "a non-empty string", model)
+        if not isinstance(model, str):
+            raise wire.invalid_type("model", "a string", model)
+        if not model:
+            raise wire.WireError(400, "Invalid 'model': empty string. Expected a string with minimum length 1.",
+                                 param="model", code="empty_string")
         if model not in self.models:
             raise _model_not_found(model)
         return await handler(request, body, serial, mode)
@@ -221,7 +245,8 @@ class MockOpenAI:
         n = body.get("n") or 1
         message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
         if call is not None:
-            message, finish = {"role": "assistant", "content": None, "refusal": None, "tool_calls": [call]}, "tool_calls"
+            message = {"role": "assistant", "content": None, "refusal": None, "tool_calls": [call]}
+            finish = "tool_calls"
         logprobs = wire.logprobs_for(text, body.get("top_logprobs") or 0) if body.get("logprobs") and not call else None
         choices = [{"index": i, "message": message, "logprobs": logprobs, "finish_reason": finish} for i in range(n)]
         return _json({**base, "choices": choices, "usage": wire.usage(prompt, completion * n)}, serial)
@@ -291,7 +316,7 @@ class MockOpenAI:
     async def _send_events(self, request: web.Request, events: list[dict[str, Any]],
                            cut_after: int | None) -> web.StreamResponse:
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8",
-                                           "Cache-Control": "no-cache"})
+                                           "Cache-Control": "no-cache", "x-request-id": f"req_mock{request[SERIAL]}"})
         await resp.prepare(request)
         try:
             for i, event in enumerate(events):
@@ -302,9 +327,16 @@ class MockOpenAI:
                     return await _reset(request, resp)
             await resp.write(b"data: [DONE]\n\n")
             await resp.write_eof()
+            self.streams_finished_at.append(time.monotonic())
         except ConnectionError:
             pass
         return resp
+
+
+def _check_modes(*modes: str) -> None:
+    unknown = [m for m in modes if m not in MODES]
+    if unknown:
+        raise ValueError(f"unknown MockOpenAI modes {unknown}; known: {', '.join(MODES)}")
 
 
 async def _reset(request: web.Request, resp: web.StreamResponse | None = None) -> web.StreamResponse:

@@ -233,7 +233,7 @@ def answer_text(body: dict[str, Any], reply: str | None) -> tuple[str, str]:
         DEFAULT_REPLY if reply is None else reply)
     limit = body.get("max_completion_tokens") or body.get("max_tokens")
     words = text.split()
-    if _is_int(limit) and limit < len(words):
+    if isinstance(limit, int) and limit < len(words):
         return " ".join(words[:limit]), "length"
     return text, "stop"
 
