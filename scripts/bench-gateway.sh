@@ -1,14 +1,12 @@
 #!/usr/bin/env bash
 # relaygate in the foreground for shared/bench: a fresh SQLite database, every production feature on.
+# exec, so the harness measures relaygate's own process (CPU, RSS), not this shell.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-data=$(mktemp -d /tmp/relaygate-bench.XXXXXX)
-trap 'rm -rf "$data"' EXIT
-export RELAYGATE_DATA_DIR="$data"
 export RELAYGATE_PORT="${RELAYGATE_PORT:-3000}"
+data="${RELAYGATE_BENCH_DATA:-/tmp/relaygate-bench-$RELAYGATE_PORT}"
+rm -rf "$data"
+export RELAYGATE_DATA_DIR="$data"
 export RELAYGATE_ADMIN_KEY="${RELAYGATE_ADMIN_KEY:-sk-bench-admin-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
 export MOCK_UPSTREAM_URL="${MOCK_UPSTREAM_URL:-http://127.0.0.1:18080/v1}"
-"$root/.venv/bin/relaygate" serve --config "$root/bench/relaygate.yaml" &
-child=$!
-trap 'kill -TERM $child 2>/dev/null; wait $child; rm -rf "$data"' TERM INT
-wait $child
+exec "$root/.venv/bin/relaygate" serve --config "$root/bench/relaygate.yaml"

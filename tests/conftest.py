@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -189,9 +190,8 @@ def _postgres_reachable() -> str | None:
         return str(exc).strip().splitlines()[0]
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for one test, dropped after it."""
+@contextlib.contextmanager
+def _postgres_database() -> Iterator[str]:
     import psycopg
 
     problem = _postgres_reachable()
@@ -202,6 +202,27 @@ def postgres_url() -> Iterator[str]:
     name = "relaygate_t_" + secrets.token_hex(4)
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
-    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped after it."""
+    with _postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def store_relaygate(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Relaygate]:
+    """A relaygate on each store backend, for the tests that must hold on both."""
+    with contextlib.ExitStack() as stack:
+        env = {}
+        if request.param == "postgres":
+            env["RELAYGATE_DATABASE_URL"] = stack.enter_context(_postgres_database())
+        rg = Relaygate(tmp_path_factory.mktemp(request.param), env=env).start()
+        stack.callback(rg.close)
+        yield rg

@@ -15,6 +15,12 @@ from tests.upstreams.openai_mock import MockOpenAI
 QUOTA_PER_USD = 500_000
 
 
+@pytest.fixture
+def relaygate(store_relaygate: Relaygate) -> Relaygate:
+    """Billing must hold on both stores: each test here runs on SQLite and on PostgreSQL."""
+    return store_relaygate
+
+
 def _chat(rg: Relaygate, key: str, model: str, **extra: object) -> httpx.Response:
     return httpx.post(rg.base_url + "/chat/completions", headers={"Authorization": f"Bearer {key}"}, timeout=30,
                       json={"model": model, "messages": [{"role": "user", "content": "count me"}], **extra})

@@ -181,3 +181,28 @@ def test_upstream_4xx_caused_by_the_client_is_passed_through(relaygate: Relaygat
 def test_unknown_routes_are_openai_shaped_404(relaygate: Relaygate) -> None:
     _assert_error(relaygate.http.get("/v1/nothing-here"), 404, "unknown_url")
     _assert_error(relaygate.http.get("/v2/anything"), 404, "unknown_url")
+
+
+def test_a_model_without_any_price_is_refused(relaygate: Relaygate, fresh_mock: MockOpenAI) -> None:
+    t = make_tenant(relaygate, [fresh_mock.base_url], models=["zz-unpriced-model"])
+    _assert_error(_post(relaygate, t.key, {**CHAT, "model": "zz-unpriced-model"}), 403, "model_price_not_set", "model")
+    assert fresh_mock.count("/chat/completions") == 0
+
+
+@pytest.mark.parametrize("content", [
+    b"[" * 5000 + b"]" * 5000,
+    b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "\\ud800"}]}',
+    b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": [{"type": "text"}, 5]}]}',
+    b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}], "max_tokens": 1e400}',
+    b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}], "n": 99999999999999999999999}',
+    b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x", "tool_calls": {"a": 1}}]}',
+    b'{"model": "' + b"m" * 5000 + b'", "messages": [{"role": "user", "content": "x"}]}',
+    b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": null}], "stream": null}',
+    b'\xff\xfe{"model": 1}',
+    b'{"model": "gpt-4o-mini", "prompt": [[1, 2], ["x"]]}',
+])
+def test_strange_bodies_never_get_a_500(relaygate: Relaygate, tenant: Tenant, content: bytes) -> None:
+    for path in ("/v1/chat/completions", "/v1/completions", "/v1/embeddings"):
+        resp = _post(relaygate, tenant.key, content=content, path=path)
+        assert resp.status_code < 500, (path, resp.text)
+        assert resp.headers["X-Request-Id"]

@@ -98,7 +98,6 @@ class Exchange:
             "first_chunk_ms": round((first - self.started) * 1000, 3) if first is not None else None,
             "status": self.status,
             "error_code": self.error_code,
-            "content": None,
         }
 
 
@@ -309,6 +308,7 @@ class Relay:
         return UpstreamFailed("Every eligible upstream channel failed; the last could not be reached.")
 
     async def _refused(self, channel: ChannelRecord, provider: Provider, resp: aiohttp.ClientResponse) -> RelayError:
+        """An upstream error status: the channel's failure to retry past, or (raised) the client's own fault."""
         status = resp.status
         try:
             raw = await resp.read()

@@ -14,7 +14,6 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    Text,
 )
 
 metadata = MetaData(
@@ -119,7 +118,6 @@ request_logs = Table(
     Column("first_chunk_ms", Float, nullable=True),
     Column("status", Integer, nullable=False),
     Column("error_code", String(64), nullable=True),
-    Column("content", Text, nullable=True),
     Index("ix_request_logs_key_created", "key_id", "created_at"),
     Index("ix_request_logs_user_created", "user_id", "created_at"),
     Index("ix_request_logs_request_id", "request_id"),

@@ -69,7 +69,6 @@ def upgrade() -> None:
     sa.Column('first_chunk_ms', sa.Float(), nullable=True),
     sa.Column('status', sa.Integer(), nullable=False),
     sa.Column('error_code', sa.String(length=64), nullable=True),
-    sa.Column('content', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_request_logs'))
     )
     with op.batch_alter_table('request_logs', schema=None) as batch_op:

@@ -1,0 +1,70 @@
+"""Regression guard for the hot path: database statements and upstream calls per relayed request."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy import event
+
+from relaygate.config import Settings
+from relaygate.server.app import create_app
+from relaygate.server.state import SERVICES
+from tests.conftest import ADMIN_KEY, UPSTREAM_KEY, free_port
+from tests.upstreams.openai_mock import MockOpenAI
+
+REQUESTS = 40
+
+
+async def _drive(tmp_path: Path, upstream: MockOpenAI) -> tuple[Counter[str], int]:
+    settings = Settings(data_dir=tmp_path, admin_key=ADMIN_KEY, port=free_port(), config_poll_interval=3600,
+                        probe_interval=3600, access_log=True)
+    app = create_app(settings)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", settings.port).start()
+    base = f"http://127.0.0.1:{settings.port}"
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    statements: Counter[str] = Counter()
+    try:
+        async with aiohttp.ClientSession(base) as http:
+            user = await (await http.post("/api/users", headers=admin, json={"name": "hot", "balance": 10**9})).json()
+            await http.post("/api/channels", headers=admin, json={
+                "name": "hot", "base_url": upstream.base_url, "credentials": [UPSTREAM_KEY], "models": ["gpt-4o-mini"]})
+            key = (await (await http.post("/api/keys", headers=admin, json={"user_id": user["id"], "quota": 10**8}))
+                   .json())["key"]
+            engine = app[SERVICES].db.engine
+
+            def trace(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+                dbapi_conn.set_trace_callback(lambda sql: statements.update([sql.split()[0].upper()]))
+
+            event.listen(engine, "connect", trace)
+            engine.dispose()
+            auth = {"Authorization": f"Bearer {key}"}
+            body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+            before = upstream.count("/chat/completions")
+            for i in range(REQUESTS):
+                resp = await http.post("/v1/chat/completions", headers=auth, json={**body, "stream": i % 2 == 0})
+                assert resp.status == 200
+                await resp.read()
+            calls = upstream.count("/chat/completions") - before
+    finally:
+        await runner.cleanup()
+    return statements, calls
+
+
+def test_a_relayed_request_costs_one_upstream_call_and_a_bounded_number_of_statements(
+        tmp_path: Path, mock: MockOpenAI) -> None:
+    statements, calls = asyncio.run(_drive(tmp_path, mock))
+    assert calls == REQUESTS
+    assert statements["SELECT"] == 0, statements
+    # Sequential requests cannot share a group commit: per request one reserve transaction (UPDATE key,
+    # UPDATE user) and one settle transaction (UPDATE key, UPDATE user, INSERT log row), BEGIN and COMMIT each.
+    assert statements["UPDATE"] <= 4 * REQUESTS, statements
+    assert statements["INSERT"] <= REQUESTS, statements
+    assert sum(statements.values()) <= 9 * REQUESTS, statements
