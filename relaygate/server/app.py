@@ -59,7 +59,7 @@ async def bootstrap_store(db: Database, settings: Settings) -> str | None:
 
 
 async def _lifespan(app: web.Application, settings: Settings, bootstrap: bool) -> AsyncIterator[None]:
-    db = Database(settings.resolved_database_url())
+    db = Database(settings.resolved_database_url(), background_checkpoint=True)
     loop = asyncio.get_running_loop()
     first_key = await bootstrap_store(db, settings) if bootstrap else None
     catalogs = CatalogCache(db, unpriced=_unpriced(settings), poll_interval=settings.config_poll_interval)
@@ -76,7 +76,8 @@ async def _lifespan(app: web.Application, settings: Settings, bootstrap: bool) -
                   upstream=upstream, tokens=TokenCounter(), metrics=metrics, health=health,
                   on_channel_down=prober.channel_down)
     app[SERVICES] = Services(settings, db, catalogs, ledger, upstream, relay, operator, metrics)
-    tasks = [loop.create_task(catalogs.poll_forever()), loop.create_task(prober.run_forever())]
+    tasks = [loop.create_task(catalogs.poll_forever()), loop.create_task(prober.run_forever()),
+             loop.create_task(db.checkpoint_forever())]
     if first_key is not None:
         print(f"relaygate: created the admin; its key is shown this once: {first_key}", file=sys.stdout,
               flush=True)

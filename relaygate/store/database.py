@@ -28,10 +28,16 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _no_autocheckpoint(dbapi_conn: Any, _record: Any) -> None:
+    # A checkpoint fsyncs; left to SQLite it runs inside whichever commit crosses 1,000 pages, which
+    # is then a request waiting. The server checkpoints from a background task instead.
+    dbapi_conn.execute("PRAGMA wal_autocheckpoint=0")
+
+
 class Database:
     """Owns the engine and the threads that run blocking SQL for the event loop."""
 
-    def __init__(self, url: str, *, threads: int = 4) -> None:
+    def __init__(self, url: str, *, threads: int = 4, background_checkpoint: bool = False) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
@@ -42,8 +48,11 @@ class Database:
                 url, connect_args={"check_same_thread": False, "timeout": 10}, pool_size=threads + 2
             )
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            if background_checkpoint:
+                event.listen(self.engine, "connect", _no_autocheckpoint)
         else:
             self.engine = create_engine(url, pool_size=threads + 2, max_overflow=4, pool_pre_ping=True)
+        self.background_checkpoint = self.is_sqlite and background_checkpoint
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="relaygate-db")
 
     async def run(self, fn: Callable[[Connection], T]) -> T:
@@ -54,6 +63,14 @@ class Database:
     def run_sync(self, fn: Callable[[Connection], T]) -> T:
         with self.engine.begin() as conn:
             return fn(conn)
+
+    async def checkpoint_forever(self, interval: float = 1.0) -> None:
+        """Fold the SQLite WAL into the database file off the request path (a passive checkpoint)."""
+        if not self.background_checkpoint:
+            return
+        while True:
+            await asyncio.sleep(interval)
+            await self.run(lambda conn: conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)"))
 
     def ping(self) -> bool:
         with self.engine.connect() as conn:
