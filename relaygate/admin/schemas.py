@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-ChannelType = Literal["openai"]
+ChannelType = Literal["openai", "azure", "anthropic", "gemini"]
 ChannelStatus = Literal["enabled", "disabled", "auto_disabled"]
 
 
@@ -124,6 +124,21 @@ class KeyCreated(KeyOut):
     key: str = Field(description="shown once")
 
 
+class ChannelOptionsIn(Strict):
+    """Settings some channel types read; every field optional."""
+
+    api_version: str | None = Field(default=None, max_length=64,
+                                    description="azure: api-version; anthropic: anthropic-version")
+    default_max_tokens: int | None = Field(default=None, ge=1,
+                                           description="max_tokens for upstreams that require one (anthropic)")
+    reasoning_models: list[str] = Field(default_factory=list,
+                                        description="extra reasoning-model patterns (o1*, o3*, o4* always are)")
+    system_as_user_models: list[str] = Field(
+        default_factory=list, description="reasoning models that refuse system/developer roles")
+    no_stream_models: list[str] = Field(
+        default_factory=list, description="models that cannot stream upstream; streams are simulated")
+
+
 class ChannelIn(Strict):
     name: str = Field(min_length=1, max_length=128)
     type: ChannelType = "openai"
@@ -136,6 +151,7 @@ class ChannelIn(Strict):
     weight: int = Field(default=1, ge=1)
     timeout: float | None = Field(default=None, gt=0)
     test_model: str | None = None
+    options: ChannelOptionsIn = Field(default_factory=ChannelOptionsIn)
 
 
 class ChannelPatch(Strict):
@@ -149,6 +165,7 @@ class ChannelPatch(Strict):
     weight: int | None = Field(default=None, ge=1)
     timeout: float | None = Field(default=None, gt=0)
     test_model: str | None = None
+    options: ChannelOptionsIn | None = None
     status: Literal["enabled", "disabled"] | None = None
 
 
@@ -167,6 +184,7 @@ class ChannelOut(BaseModel):
     status: str
     status_reason: str
     test_model: str | None
+    options: ChannelOptionsIn
     created_at: float
 
 
@@ -182,6 +200,10 @@ class PriceIn(Strict):
     output_per_1m: float | None = Field(default=None, ge=0, description="USD per 1M completion tokens")
     completion_ratio: float = Field(default=1.0, ge=0, description="output price = input × ratio when unset")
     per_call: float | None = Field(default=None, ge=0, description="USD per call")
+    cache_read_per_1m: float | None = Field(default=None, ge=0,
+                                            description="USD per 1M prompt tokens read from cache; null = input")
+    cache_write_per_1m: float | None = Field(default=None, ge=0,
+                                             description="USD per 1M prompt tokens written to cache; null = input")
 
 
 class PriceOut(PriceIn):
@@ -202,6 +224,9 @@ class LogOut(BaseModel):
     is_stream: bool
     prompt_tokens: int
     completion_tokens: int
+    cached_tokens: int
+    cache_write_tokens: int
+    reasoning_tokens: int
     cost: int
     latency_ms: float
     first_chunk_ms: float | None

@@ -11,12 +11,12 @@ from sqlalchemy import Connection
 
 from relaygate.admin import schemas as s
 from relaygate.core.errors import BadRequest, NotFound
-from relaygate.core.records import ChannelRecord
 from relaygate.relay.auth import hash_key
 from relaygate.relay.prober import probe_channel
 from relaygate.relay.upstream import Upstream
 from relaygate.store import admin_sql
 from relaygate.store.admin_sql import Conflict, Row
+from relaygate.store.catalog import channel_record
 from relaygate.store.database import Database
 
 _ALPHABET = string.ascii_letters + string.digits
@@ -41,16 +41,7 @@ def key_out(row: Row) -> s.KeyOut:
 
 
 def channel_out(row: Row) -> s.ChannelOut:
-    return s.ChannelOut(**{**row, "credential_count": len(row["credentials"])})
-
-
-def channel_record(row: Row) -> ChannelRecord:
-    return ChannelRecord(
-        id=row["id"], name=row["name"], type=row["type"], base_url=row["base_url"].rstrip("/"),
-        credentials=tuple(row["credentials"]), models=tuple(row["models"]),
-        model_mapping=dict(row["model_mapping"]), groups=tuple(row["groups"]), priority=row["priority"],
-        weight=row["weight"], timeout=row["timeout"], status=row["status"], test_model=row["test_model"],
-    )
+    return s.ChannelOut(**{**row, "credential_count": len(row["credentials"]), "options": row["options"] or {}})
 
 
 class Operator:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Network
+from typing import Any
 
 Network = IPv4Network | IPv6Network
 
@@ -33,6 +35,34 @@ class KeyRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ChannelOptions:
+    """Per-channel settings some upstream types read (Azure's api version, Claude's defaults, o1 rules)."""
+
+    api_version: str | None = None
+    """Azure OpenAI `api-version`; Anthropic `anthropic-version` (defaults differ per type)."""
+    default_max_tokens: int | None = None
+    """max_tokens sent to upstreams that require it when the client set none (Anthropic)."""
+    reasoning_models: tuple[str, ...] = ()
+    """Extra model patterns treated as reasoning models (o1*, o3*, o4* always are)."""
+    system_as_user_models: tuple[str, ...] = ()
+    """Reasoning models that refuse system and developer roles: the system text joins the first user turn."""
+    no_stream_models: tuple[str, ...] = ()
+    """Models that cannot stream upstream: a stream request is answered as a stream of the finished answer."""
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any] | None) -> ChannelOptions:
+        if not value:
+            return cls()
+        return cls(
+            api_version=value.get("api_version"),
+            default_max_tokens=value.get("default_max_tokens"),
+            reasoning_models=tuple(value.get("reasoning_models") or ()),
+            system_as_user_models=tuple(value.get("system_as_user_models") or ()),
+            no_stream_models=tuple(value.get("no_stream_models") or ()),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ChannelRecord:
     """An upstream account: where to send a model's requests and how."""
 
@@ -49,6 +79,7 @@ class ChannelRecord:
     timeout: float | None
     status: str
     test_model: str | None
+    options: ChannelOptions = field(default_factory=lambda: ChannelOptions(), hash=False)
 
     @property
     def enabled(self) -> bool:
@@ -66,6 +97,10 @@ class PriceRecord:
     input_per_1m: float
     output_per_1m: float
     per_call: float | None = None
+    cache_read_per_1m: float | None = None
+    """Prompt tokens read from the provider's cache; None = the input price."""
+    cache_write_per_1m: float | None = None
+    """Prompt tokens written to the provider's cache (Anthropic); None = the input price."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,9 @@ class Usage:
     completion_tokens: int = 0
     reasoning_tokens: int = 0
     cached_tokens: int = 0
+    """Part of prompt_tokens read from the provider's prompt cache."""
+    cache_write_tokens: int = 0
+    """Part of prompt_tokens written to the provider's prompt cache."""
     counted_locally: bool = False
 
     @property

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from ipaddress import ip_network
+from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from relaygate.core.records import ChannelRecord, GroupRecord, KeyRecord, PriceRecord
+from relaygate.core.records import ChannelOptions, ChannelRecord, GroupRecord, KeyRecord, PriceRecord
 from relaygate.store.tables import channels, groups, keys, prices, settings_kv, users
 
 CONFIG_VERSION = "config_version"
@@ -38,6 +40,25 @@ def bump_config_version(conn: Connection) -> None:
         conn.execute(settings_kv.insert().values(name=CONFIG_VERSION, value=1))
 
 
+def channel_record(r: Mapping[Any, Any]) -> ChannelRecord:
+    return ChannelRecord(
+        id=r["id"],
+        name=r["name"],
+        type=r["type"],
+        base_url=r["base_url"].rstrip("/"),
+        credentials=tuple(r["credentials"]),
+        models=tuple(r["models"]),
+        model_mapping=dict(r["model_mapping"]),
+        groups=tuple(r["groups"]),
+        priority=r["priority"],
+        weight=r["weight"],
+        timeout=r["timeout"],
+        status=r["status"],
+        test_model=r["test_model"],
+        options=ChannelOptions.from_json(r["options"]),
+    )
+
+
 def load_catalog(conn: Connection) -> CatalogRows:
     version = config_version(conn)
     key_rows = conn.execute(
@@ -65,22 +86,7 @@ def load_catalog(conn: Connection) -> CatalogRows:
             user_role=r["user_role"],
         )
     channel_records = tuple(
-        ChannelRecord(
-            id=r["id"],
-            name=r["name"],
-            type=r["type"],
-            base_url=r["base_url"].rstrip("/"),
-            credentials=tuple(r["credentials"]),
-            models=tuple(r["models"]),
-            model_mapping=dict(r["model_mapping"]),
-            groups=tuple(r["groups"]),
-            priority=r["priority"],
-            weight=r["weight"],
-            timeout=r["timeout"],
-            status=r["status"],
-            test_model=r["test_model"],
-        )
-        for r in conn.execute(select(channels).order_by(channels.c.id)).mappings()
+        channel_record(r) for r in conn.execute(select(channels).order_by(channels.c.id)).mappings()
     )
     price_records = {
         r["model"]: PriceRecord(
@@ -90,6 +96,8 @@ def load_catalog(conn: Connection) -> CatalogRows:
             if r["output_per_1m"] is not None
             else r["input_per_1m"] * r["completion_ratio"],
             per_call=r["per_call"],
+            cache_read_per_1m=r["cache_read_per_1m"],
+            cache_write_per_1m=r["cache_write_per_1m"],
         )
         for r in conn.execute(select(prices)).mappings()
     }

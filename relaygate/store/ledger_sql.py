@@ -13,7 +13,8 @@ from sqlalchemy import Connection
 
 LOG_COLUMNS = (
     "created_at", "request_id", "key_id", "user_id", "channel_id", "endpoint", "model", "upstream_model",
-    "is_stream", "prompt_tokens", "completion_tokens", "cost", "latency_ms", "first_chunk_ms", "status",
+    "is_stream", "prompt_tokens", "completion_tokens", "cached_tokens", "cache_write_tokens", "reasoning_tokens",
+    "cost", "latency_ms", "first_chunk_ms", "status",
     "error_code",
 )
 

@@ -85,6 +85,7 @@ channels = Table(
     Column("status", String(16), nullable=False, default="enabled"),
     Column("status_reason", String(255), nullable=False, default=""),
     Column("test_model", String(128), nullable=True),
+    Column("options", JSON, nullable=True),
     Column("created_at", Float, nullable=False),
 )
 
@@ -96,6 +97,8 @@ prices = Table(
     Column("output_per_1m", Float, nullable=True),
     Column("completion_ratio", Float, nullable=False, default=1.0),
     Column("per_call", Float, nullable=True),
+    Column("cache_read_per_1m", Float, nullable=True),
+    Column("cache_write_per_1m", Float, nullable=True),
 )
 
 request_logs = Table(
@@ -113,6 +116,9 @@ request_logs = Table(
     Column("is_stream", Boolean, nullable=False, default=False),
     Column("prompt_tokens", Integer, nullable=False, default=0),
     Column("completion_tokens", Integer, nullable=False, default=0),
+    Column("cached_tokens", Integer, nullable=False, default=0, server_default="0"),
+    Column("cache_write_tokens", Integer, nullable=False, default=0, server_default="0"),
+    Column("reasoning_tokens", Integer, nullable=False, default=0, server_default="0"),
     Column("cost", BigInteger, nullable=False, default=0),
     Column("latency_ms", Float, nullable=False, default=0.0),
     Column("first_chunk_ms", Float, nullable=True),
