@@ -10,6 +10,14 @@ JsonValue: TypeAlias = "bool | int | float | str | list[JsonValue] | dict[str, J
 JsonObject: TypeAlias = "dict[str, JsonValue]"
 
 
+class Dialect(StrEnum):
+    """A wire format a client speaks or an upstream answers in."""
+
+    OPENAI = "openai"
+    ANTHROPIC = "anthropic"
+    GEMINI = "gemini"
+
+
 class Endpoint(StrEnum):
     """A relayed OpenAI endpoint; its value is the path under /v1."""
 

@@ -32,6 +32,14 @@ def event_data(event: bytes) -> bytes | None:
     return b"\n".join(lines) if lines else None
 
 
+def event_type(event: bytes) -> bytes | None:
+    """The `event:` field of one event, None when it has none."""
+    for line in event.split(b"\n"):
+        if line.startswith(b"event:"):
+            return line[6:].strip()
+    return None
+
+
 def frame(data: bytes) -> bytes:
     return b"data: " + data + b"\n\n"
 

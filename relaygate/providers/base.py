@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from relaygate.core.records import ChannelRecord
-from relaygate.core.types import Endpoint, JsonObject, Usage
+from relaygate.core.types import Dialect, Endpoint, JsonObject, Usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +25,8 @@ class Answer:
 
     body: bytes
     usage: Usage | None
+    dialect: Dialect = Dialect.OPENAI
+    """OpenAI's format, or the client's own when the upstream speaks it (pass-through)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,11 +42,28 @@ class UpstreamRefusal:
 class StreamTranslator(Protocol):
     """Turns upstream stream bytes into OpenAI SSE bytes for the client, watching usage and text."""
 
-    usage: Usage | None
-    finished: bool
+    @property
+    def usage(self) -> Usage | None: ...
+
+    @property
+    def finished(self) -> bool: ...
+
+    @property
+    def failure(self) -> str | None:
+        """Set when the upstream reported an error inside the stream: the answer is broken."""
+        ...
+
+    @property
+    def dialect(self) -> Dialect:
+        """The format of the bytes produced: OpenAI SSE, or the client's own on a pass-through."""
+        ...
 
     def feed(self, data: bytes) -> bytes:
-        """Bytes to forward now (may be empty); never includes the final `data: [DONE]`."""
+        """Bytes to forward now (may be empty); never the stream's terminator (see finish)."""
+        ...
+
+    def finish(self) -> bytes:
+        """The stream's last bytes, held back until the charge is stored (`data: [DONE]` for OpenAI)."""
         ...
 
     def generated_text(self) -> str:
@@ -61,6 +80,9 @@ class CallSpec:
     upstream_model: str
     stream: bool
     client_wants_usage: bool
+    client_dialect: Dialect = Dialect.OPENAI
+    native: JsonObject | None = None
+    """The client's own body when it spoke another dialect; a provider speaking it may forward it."""
 
 
 class Provider(Protocol):

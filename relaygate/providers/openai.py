@@ -7,8 +7,10 @@ from urllib.parse import urlsplit
 import orjson
 
 from relaygate.core.records import ChannelRecord
-from relaygate.core.types import Endpoint, JsonObject, JsonValue, Usage
-from relaygate.protocols.sse import SSEBuffer, event_data
+from relaygate.core.types import Dialect, Endpoint, JsonObject, Usage
+from relaygate.protocols.content import parse_usage
+from relaygate.protocols.sse import DONE, SSEBuffer, event_data
+from relaygate.providers import reasoning
 from relaygate.providers.base import Answer, CallSpec, UpstreamRefusal, UpstreamRequest
 
 _JSON = "application/json"
@@ -18,24 +20,6 @@ def api_root(base_url: str) -> str:
     """`https://host` means `https://host/v1`; a base URL with its own path is used as given."""
     path = urlsplit(base_url).path
     return base_url + "/v1" if path in ("", "/") else base_url
-
-
-def parse_usage(value: JsonValue) -> Usage | None:
-    """OpenAI's usage object (chat, completions or embeddings) as internal Usage."""
-    if not isinstance(value, dict):
-        return None
-    prompt = value.get("prompt_tokens")
-    completion = value.get("completion_tokens", 0)
-    if not isinstance(prompt, int) or not isinstance(completion, int):
-        return None
-    usage = Usage(prompt_tokens=prompt, completion_tokens=completion)
-    details = value.get("completion_tokens_details")
-    if isinstance(details, dict) and isinstance(details.get("reasoning_tokens"), int):
-        usage.reasoning_tokens = details["reasoning_tokens"]  # type: ignore[assignment]
-    cached = value.get("prompt_tokens_details")
-    if isinstance(cached, dict) and isinstance(cached.get("cached_tokens"), int):
-        usage.cached_tokens = cached["cached_tokens"]  # type: ignore[assignment]
-    return usage
 
 
 def openai_refusal(status: int, raw: bytes) -> UpstreamRefusal:
@@ -64,6 +48,8 @@ class OpenAIStream:
         self._text: list[str] = []
         self.usage: Usage | None = None
         self.finished = False
+        self.failure: str | None = None
+        self.dialect = Dialect.OPENAI
 
     def feed(self, data: bytes) -> bytes:
         out: list[bytes] = []
@@ -88,6 +74,10 @@ class OpenAIStream:
             return payload
         if not isinstance(obj, dict):
             return payload
+        if "error" in obj and not obj.get("choices"):
+            error = obj["error"]
+            self.failure = str(error.get("message") if isinstance(error, dict) else error)
+            return None
         if "usage" in obj:
             usage = parse_usage(obj["usage"])
             if usage is not None:
@@ -118,6 +108,9 @@ class OpenAIStream:
     def generated_text(self) -> str:
         return "".join(self._text)
 
+    def finish(self) -> bytes:
+        return DONE
+
 
 class OpenAIProvider:
     """Any server that speaks OpenAI's API: forward, relay, read usage."""
@@ -132,12 +125,15 @@ class OpenAIProvider:
             options = dict(options) if isinstance(options, dict) else {}
             options["include_usage"] = True
             body["stream_options"] = options
-        return UpstreamRequest(
-            "POST",
-            api_root(channel.base_url) + call.endpoint.value,
-            {"Authorization": "Bearer " + credential, "Content-Type": _JSON},
-            orjson.dumps(body),
-        )
+        if call.endpoint is Endpoint.CHAT and reasoning.is_reasoning(call.upstream_model, channel.options):
+            body = reasoning.adapt(body, call.upstream_model, channel.options, stream=call.stream)
+        url, headers = self.target(channel, credential, call)
+        return UpstreamRequest("POST", url, headers, orjson.dumps(body))
+
+    def target(self, channel: ChannelRecord, credential: str, call: CallSpec) -> tuple[str, dict[str, str]]:
+        """Where a call goes and how it authenticates."""
+        return (api_root(channel.base_url) + call.endpoint.value,
+                {"Authorization": "Bearer " + credential, "Content-Type": _JSON})
 
     def answer(self, call: CallSpec, raw: bytes) -> Answer:
         obj = orjson.loads(raw)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from relaygate.providers.anthropic import AnthropicProvider
+from relaygate.providers.azure import AzureProvider
 from relaygate.providers.base import Provider
+from relaygate.providers.gemini import GeminiProvider
 from relaygate.providers.openai import OpenAIProvider
 
 PROVIDERS: dict[str, Provider] = {
     "openai": OpenAIProvider(),
+    "azure": AzureProvider(),
+    "anthropic": AnthropicProvider(),
+    "gemini": GeminiProvider(),
 }
 
 

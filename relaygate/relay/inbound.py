@@ -30,6 +30,8 @@ class ParsedRequest:
     wants_usage: bool
     max_output: int | None
     choices: int
+    native: JsonObject | None = None
+    """The client's own body when it spoke another dialect than OpenAI's."""
 
 
 def _fail(message: str, param: str) -> BadRequest:
@@ -45,7 +47,8 @@ def _int_field(body: JsonObject, name: str, *, minimum: int = 1) -> int | None:
     return value
 
 
-def parse_request(endpoint: Endpoint, raw: bytes) -> ParsedRequest:
+def decode_body(raw: bytes) -> JsonObject:
+    """The request body as a JSON object, with the fields that could steer our connections dropped."""
     if not raw:
         raise BadRequest("The request body is empty; send a JSON object.")
     try:
@@ -56,6 +59,15 @@ def parse_request(endpoint: Endpoint, raw: bytes) -> ParsedRequest:
         raise BadRequest("The request body must be a JSON object.")
     for name in STEERING_FIELDS.intersection(body):
         del body[name]
+    return body
+
+
+def parse_request(endpoint: Endpoint, raw: bytes) -> ParsedRequest:
+    return parse_body(endpoint, decode_body(raw))
+
+
+def parse_body(endpoint: Endpoint, body: JsonObject) -> ParsedRequest:
+    """Check an OpenAI-format body and read what routing and billing need."""
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise _fail("You must provide a model parameter (a non-empty string).", "model")

@@ -29,14 +29,16 @@ from relaygate.core.errors import (
     UpstreamTimeout,
 )
 from relaygate.core.records import ChannelRecord, KeyRecord, PriceRecord
-from relaygate.core.types import Endpoint, JsonObject, Usage
+from relaygate.core.types import Dialect, Endpoint, JsonObject, Usage
 from relaygate.limits.base import RateLimiter
+from relaygate.protocols.content import completion_chunks
 from relaygate.protocols.sse import DONE, frame
 from relaygate.providers.base import CallSpec, Provider
 from relaygate.providers.registry import provider_for
 from relaygate.relay.auth import authenticate, check_ip, check_model
 from relaygate.relay.catalog import Catalog, CatalogCache
-from relaygate.relay.inbound import ParsedRequest, parse_request
+from relaygate.relay.dialects import OPENAI, ClientDialect, RouteHints, egress_for
+from relaygate.relay.inbound import ParsedRequest
 from relaygate.relay.metrics import RelayMetrics
 from relaygate.relay.routing import ChannelHealth, attempt_order
 from relaygate.relay.sink import ClientGone, ClientSink
@@ -45,6 +47,7 @@ from relaygate.relay.upstream import RETRYABLE_ERRORS, Upstream
 
 log = logging.getLogger("relaygate.relay")
 
+_NO_HINTS = RouteHints()
 ChannelDown = Callable[[ChannelRecord, str], Coroutine[Any, Any, None]]
 CLIENT_CLOSED = 499
 
@@ -58,6 +61,8 @@ class Inbound:
     api_key: str | None
     client_ip: str
     request_id: str
+    dialect: ClientDialect = OPENAI
+    hints: RouteHints = _NO_HINTS
 
 
 @dataclass(slots=True)
@@ -169,7 +174,7 @@ class Relay:
 
     def _plan(self, catalog: Catalog, ex: Exchange) -> _Plan:
         assert ex.key is not None
-        parsed = parse_request(ex.inbound.endpoint, ex.inbound.raw_body)
+        parsed = ex.inbound.dialect.parse(ex.inbound.endpoint, ex.inbound.raw_body, ex.inbound.hints)
         ex.model, ex.stream = parsed.model, parsed.stream
         check_model(ex.key, parsed.model)
         channels = catalog.channels_for(parsed.model, ex.key.group)
@@ -221,7 +226,8 @@ class Relay:
             ex.channel = channel
             ex.upstream_model = channel.upstream_model(parsed.model)
             provider = provider_for(channel.type)
-            call = CallSpec(parsed.endpoint, parsed.body, ex.upstream_model, parsed.stream, parsed.wants_usage)
+            call = CallSpec(parsed.endpoint, parsed.body, ex.upstream_model, parsed.stream, parsed.wants_usage,
+                            ex.inbound.dialect.name, parsed.native)
             request = provider.build(channel, self._health.credential(channel), call)
             timeout = channel.timeout or self._settings.upstream_timeout
             try:
@@ -247,21 +253,44 @@ class Relay:
 
     async def _whole(self, ex: Exchange, plan: _Plan, provider: Provider, call: CallSpec,
                      resp: aiohttp.ClientResponse, sink: ClientSink) -> None:
+        client = ex.inbound.dialect
         try:
             raw = await resp.read()
             answer = provider.answer(call, raw)
+            if call.stream:
+                if answer.dialect is not Dialect.OPENAI:
+                    raise ValueError("the upstream answered a stream request without streaming")
+                await self._replay(ex, plan, answer.body, answer.usage, sink)
+                return
+            body = answer.body if answer.dialect is client.name else client.whole(answer.body, ex.model)
         except (*RETRYABLE_ERRORS, ValueError) as exc:
             resp.close()
             raise _RetryableAnswer(exc) from None
-        if call.stream:
-            raise _RetryableAnswer(ValueError("the upstream answered a stream request without streaming"))
         ex.usage = answer.usage or Usage(plan.prompt_estimate, 0, counted_locally=True)
         await self._settle(ex, plan)
-        await sink.send_json(200, answer.body)
+        await sink.send_json(200, body)
+
+    async def _replay(self, ex: Exchange, plan: _Plan, body: bytes, usage: Usage | None, sink: ClientSink) -> None:
+        """A stream request whose upstream cannot stream: the finished answer, sent as a stream."""
+        chunks = completion_chunks(orjson.loads(body), include_usage=plan.parsed.wants_usage)
+        translator = egress_for(_Replayed(), ex.inbound.dialect, ex.model)
+        head = translator.feed(b"".join(frame(orjson.dumps(chunk)) for chunk in chunks))
+        ex.usage = usage or Usage(plan.prompt_estimate, 0, counted_locally=True)
+        try:
+            await sink.open_stream()
+            ex.first_chunk_at = time.perf_counter()
+            await sink.write(head)
+        except ClientGone:
+            ex.status = CLIENT_CLOSED
+        await self._settle(ex, plan)
+        if ex.status != CLIENT_CLOSED:
+            await _quietly(sink.write(translator.finish()))
+            await _quietly(sink.close_stream())
 
     async def _stream(self, ex: Exchange, plan: _Plan, provider: Provider, call: CallSpec,
                       resp: aiohttp.ClientResponse, sink: ClientSink) -> None:
-        translator = provider.stream(call)
+        client = ex.inbound.dialect
+        translator = egress_for(provider.stream(call), client, ex.model)
         try:
             await sink.open_stream()
         except ClientGone:
@@ -281,9 +310,9 @@ class Relay:
             ex.status, ex.error_code = 502, "upstream_error"
             assert ex.reservation is not None
             await self._ledger.release(ex.reservation, ex.log_row())
-            error = {"error": {"message": "The upstream stream broke off; the request was not billed.",
-                               "type": "upstream_error", "param": None, "code": "upstream_error"}}
-            await _quietly(sink.write(frame(orjson.dumps(error))))
+            reason = f" ({translator.failure})" if translator.failure else ""
+            message = f"The upstream stream broke off{reason}; the request was not billed."
+            await _quietly(sink.write(client.stream_error(message)))
             await _quietly(sink.close_stream())
             return
         ex.usage = usage
@@ -292,7 +321,7 @@ class Relay:
             await self._settle(ex, plan)
             return
         await self._settle(ex, plan)
-        await _quietly(sink.write(DONE))
+        await _quietly(sink.write(translator.finish()))
         await _quietly(sink.close_stream())
 
     async def _settle(self, ex: Exchange, plan: _Plan) -> None:
@@ -342,6 +371,24 @@ class Relay:
         """Wait for background work the relay started (auto-disabling channels)."""
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
+
+
+class _Replayed:
+    """The OpenAI-format bytes of a replayed answer, passed through as they are."""
+
+    usage: Usage | None = None
+    finished = True
+    failure: str | None = None
+    dialect = Dialect.OPENAI
+
+    def feed(self, data: bytes) -> bytes:
+        return data
+
+    def finish(self) -> bytes:
+        return DONE
+
+    def generated_text(self) -> str:
+        return ""
 
 
 class _RetryableAnswer(Exception):

@@ -36,7 +36,7 @@ async def pump(resp: aiohttp.ClientResponse, translator: StreamTranslator, sink:
                 if first is None:
                     first = time.perf_counter()
                 await sink.write(out)
-            if translator.finished:
+            if translator.finished or translator.failure is not None:
                 break
     except ClientGone:
         end = StreamEnd.CLIENT_GONE
@@ -44,6 +44,8 @@ async def pump(resp: aiohttp.ClientResponse, translator: StreamTranslator, sink:
         resp.close()
         raise
     except (TimeoutError, aiohttp.ClientError, OSError):
+        end = StreamEnd.UPSTREAM_BROKEN
+    if end is StreamEnd.COMPLETE and translator.failure is not None:
         end = StreamEnd.UPSTREAM_BROKEN
     if end is StreamEnd.COMPLETE and translator.finished:
         resp.release()

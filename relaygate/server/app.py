@@ -23,7 +23,7 @@ from relaygate.relay.pipeline import Relay
 from relaygate.relay.prober import ChannelProber
 from relaygate.relay.routing import ChannelHealth
 from relaygate.relay.upstream import Upstream
-from relaygate.server import admin_routes, docs_routes, openai_routes, ops_routes
+from relaygate.server import admin_routes, docs_routes, native_routes, openai_routes, ops_routes
 from relaygate.server.state import SERVICES, Services
 from relaygate.store.database import Database
 
@@ -34,6 +34,7 @@ def create_app(settings: Settings, *, bootstrap: bool = True) -> web.Application
     """The app; with bootstrap, its start-up also migrates, creates the admin and applies the YAML file."""
     app = web.Application(client_max_size=settings.max_body_bytes)
     app.cleanup_ctx.append(lambda a: _lifespan(a, settings, bootstrap))
+    native_routes.add_routes(app)
     openai_routes.add_routes(app)
     admin_routes.add_routes(app)
     docs_routes.add_routes(app)

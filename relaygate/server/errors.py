@@ -3,24 +3,43 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import orjson
 from aiohttp import web
 
 from relaygate.core.errors import RateLimited, RelayError
+from relaygate.protocols import anthropic, gemini
+
+ErrorRenderer = Callable[[RelayError, str], web.Response]
 
 
 def error_body(message: str, type_: str, code: str | None, param: str | None = None) -> bytes:
     return orjson.dumps({"error": {"message": message, "type": type_, "param": param, "code": code}})
 
 
-def error_response(err: RelayError, request_id: str) -> web.Response:
+def _response(err: RelayError, request_id: str, body: bytes) -> web.Response:
     headers = {"X-Request-Id": request_id}
     if isinstance(err, RateLimited):
         headers["Retry-After"] = str(max(1, math.ceil(err.retry_after)))
-    return web.Response(
-        status=err.status,
-        body=error_body(err.message, err.type, err.code, err.param),
-        content_type="application/json",
-        headers=headers,
-    )
+    return web.Response(status=err.status, body=body, content_type="application/json", headers=headers)
+
+
+def error_response(err: RelayError, request_id: str) -> web.Response:
+    """SPEC §3: OpenAI's error shape."""
+    return _response(err, request_id, error_body(err.message, err.type, err.code, err.param))
+
+
+def anthropic_error_response(err: RelayError, request_id: str) -> web.Response:
+    """Anthropic's error shape, for the /v1/messages front door."""
+    kind = err.type if err.type in anthropic.ERROR_STATUS_BY_TYPE else anthropic.ERROR_TYPE_BY_STATUS.get(
+        err.status, "api_error" if err.status >= 500 else "invalid_request_error")
+    return _response(err, request_id, orjson.dumps({"type": "error", "error": {"type": kind, "message": err.message},
+                                                    "request_id": request_id}))
+
+
+def gemini_error_response(err: RelayError, request_id: str) -> web.Response:
+    """Google's error shape, for the /v1beta front door."""
+    status = gemini.STATUS_BY_HTTP.get(err.status, "INVALID_ARGUMENT" if err.status < 500 else "INTERNAL")
+    return _response(err, request_id, orjson.dumps({"error": {"code": err.status, "message": err.message,
+                                                              "status": status}}))

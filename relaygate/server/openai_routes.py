@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 
 import orjson
 from aiohttp import web
@@ -13,8 +14,9 @@ from aiohttp.typedefs import Handler
 from relaygate.core.errors import BodyTooLarge, NotFound, RelayError
 from relaygate.core.types import Endpoint
 from relaygate.relay.auth import authenticate, check_ip, key_from_headers
+from relaygate.relay.dialects import OPENAI, ClientDialect, RouteHints
 from relaygate.relay.pipeline import Inbound, model_list
-from relaygate.server.errors import error_response
+from relaygate.server.errors import ErrorRenderer, error_response
 from relaygate.server.sink import HttpSink
 from relaygate.server.state import services
 
@@ -40,7 +42,17 @@ def _access_log(request: web.Request, request_id: str, status: int, started: flo
                                       "status": status, "ms": round((time.perf_counter() - started) * 1000, 3)})
 
 
-def relay_route(endpoint: Endpoint) -> Handler:
+HintReader = Callable[[web.Request], RouteHints]
+"""Reads what a front door's URL says about the call (Gemini: the model and whether to stream)."""
+
+
+def _no_hints(request: web.Request) -> RouteHints:
+    return RouteHints()
+
+
+def relay_route(endpoint: Endpoint, dialect: ClientDialect = OPENAI, hints: HintReader = _no_hints,
+                render: ErrorRenderer = error_response) -> Handler:
+    """The handler of one relayed endpoint for clients speaking `dialect`."""
     async def handler(request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
         request_id = new_request_id()
@@ -53,18 +65,19 @@ def relay_route(endpoint: Endpoint) -> Handler:
                 raise BodyTooLarge(
                     f"The request body is larger than {svc.settings.max_body_bytes} bytes."
                 ) from None
-            key = key_from_headers(request.headers)
-            await svc.relay.handle(Inbound(endpoint, body, key, client_ip(request), request_id), sink)
+            key = key_from_headers(request.headers, request.query.get("key"))
+            inbound = Inbound(endpoint, body, key, client_ip(request), request_id, dialect, hints(request))
+            await svc.relay.handle(inbound, sink)
         except RelayError as err:
             if not sink.streaming:
                 _access_log(request, request_id, err.status, started)
-                return error_response(err, request_id)
+                return render(err, request_id)
             log.warning("relay failed after the stream opened", extra={"request_id": request_id})
         except Exception:
             log.exception("unexpected failure", extra={"request_id": request_id})
             if not sink.streaming:
                 _access_log(request, request_id, 500, started)
-                return error_response(RelayError("The relay failed unexpectedly; try again."), request_id)
+                return render(RelayError("The relay failed unexpectedly; try again."), request_id)
         assert sink.response is not None
         _access_log(request, request_id, sink.response.status, started)
         return sink.response

@@ -1,0 +1,581 @@
+"""Anthropic Messages API ⇄ OpenAI chat completions.
+
+One function per direction: requests (chat → messages for Claude channels, messages → chat for the
+/v1/messages front door), whole answers both ways, and one stream converter per direction working on
+decoded events. Pure functions of their inputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from relaygate.core.errors import BadRequest
+from relaygate.core.types import JsonObject, JsonValue, Usage
+from relaygate.protocols import content as c
+
+VERSION = "2023-06-01"
+DEFAULT_MAX_TOKENS = 4096
+
+STOP_TO_FINISH = {
+    "end_turn": "stop", "stop_sequence": "stop", "pause_turn": "stop", "max_tokens": "length",
+    "tool_use": "tool_calls", "refusal": "content_filter",
+}
+FINISH_TO_STOP = {
+    "stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "function_call": "tool_use",
+    "content_filter": "refusal",
+}
+ERROR_TYPE_BY_STATUS = {
+    400: "invalid_request_error", 401: "authentication_error", 403: "permission_error", 404: "not_found_error",
+    413: "request_too_large", 429: "rate_limit_error", 500: "api_error", 502: "api_error", 503: "overloaded_error",
+    504: "api_error", 529: "overloaded_error",
+}
+ERROR_STATUS_BY_TYPE = {
+    "invalid_request_error": 400, "authentication_error": 401, "permission_error": 403, "not_found_error": 404,
+    "request_too_large": 413, "rate_limit_error": 429, "api_error": 500, "overloaded_error": 529,
+}
+"""What an Anthropic error type means as an HTTP status (mid-stream errors carry only the type)."""
+
+_DROPPED_FOR_CLAUDE = ("logprobs", "top_logprobs", "n", "presence_penalty", "frequency_penalty", "logit_bias",
+                       "seed", "stream_options", "parallel_tool_calls", "response_format", "store", "modalities")
+
+
+# ---------------------------------------------------------------- usage
+
+def usage_from(value: JsonValue) -> Usage | None:
+    """Anthropic usage → internal usage: prompt tokens include the cache reads and writes."""
+    if not isinstance(value, dict):
+        return None
+    fresh, output = _int(value.get("input_tokens")), _int(value.get("output_tokens"))
+    read, write = _int(value.get("cache_read_input_tokens")), _int(value.get("cache_creation_input_tokens"))
+    return Usage(prompt_tokens=fresh + read + write, completion_tokens=output, cached_tokens=read,
+                 cache_write_tokens=write)
+
+
+def usage_to(usage: Usage) -> JsonObject:
+    return {
+        "input_tokens": max(0, usage.prompt_tokens - usage.cached_tokens - usage.cache_write_tokens),
+        "output_tokens": usage.completion_tokens,
+        "cache_creation_input_tokens": usage.cache_write_tokens,
+        "cache_read_input_tokens": usage.cached_tokens,
+    }
+
+
+def _int(value: JsonValue) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+# ---------------------------------------------------------------- requests: chat → messages
+
+def chat_to_messages(body: JsonObject, model: str, *, default_max_tokens: int | None = None) -> JsonObject:
+    """An OpenAI chat request as an Anthropic Messages request for `model`."""
+    if (body.get("n") or 1) != 1:
+        raise BadRequest("Claude models answer one choice per request; 'n' must be 1.", param="n")
+    raw_messages = body.get("messages")
+    assert isinstance(raw_messages, list)
+    system: list[str] = []
+    turns: list[JsonObject] = []
+    for message in raw_messages:
+        if not isinstance(message, dict):
+            continue
+        role = message.get("role")
+        if role in ("system", "developer"):
+            text = c.text_of(message.get("content"))
+            if text:
+                system.append(text)
+            continue
+        if role in ("tool", "function"):
+            _append(turns, "user", [_tool_result(message)])
+        elif role == "assistant":
+            _append(turns, "assistant", _assistant_blocks(message))
+        else:
+            _append(turns, "user", [_user_block(p) for p in c.parts(message.get("content"))])
+    turns = [t for t in turns if t["content"]]
+    if not turns or turns[0]["role"] != "user":
+        turns.insert(0, {"role": "user", "content": [{"type": "text", "text": "(continue)"}]})
+    out: JsonObject = {"model": model, "messages": turns}  # type: ignore[dict-item]
+    max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or default_max_tokens
+    out["max_tokens"] = max_tokens if isinstance(max_tokens, int) else DEFAULT_MAX_TOKENS
+    instruction = _format_instruction(body.get("response_format"))
+    if instruction:
+        system.append(instruction)
+    if system:
+        out["system"] = "\n\n".join(system)
+    temperature = body.get("temperature")
+    if isinstance(temperature, int | float) and not isinstance(temperature, bool):
+        out["temperature"] = min(1.0, max(0.0, float(temperature)))
+    for name in ("top_p", "top_k"):
+        if isinstance(body.get(name), int | float):
+            out[name] = body[name]
+    stops = c.stop_list(body.get("stop"))
+    if stops:
+        out["stop_sequences"] = stops  # type: ignore[assignment]
+    if isinstance(body.get("user"), str):
+        out["metadata"] = {"user_id": body["user"]}
+    tools = _tools(body.get("tools"))
+    if tools:
+        out["tools"] = tools  # type: ignore[assignment]
+        choice = _tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls"))
+        if choice is not None:
+            out["tool_choice"] = choice
+    if body.get("stream"):
+        out["stream"] = True
+    return out
+
+
+def _append(turns: list[JsonObject], role: str, blocks: list[JsonObject]) -> None:
+    """Consecutive turns of one role merge: the Messages API wants user and assistant to alternate."""
+    if turns and turns[-1]["role"] == role:
+        turns[-1]["content"].extend(blocks)  # type: ignore[union-attr]
+    else:
+        turns.append({"role": role, "content": list(blocks)})
+
+
+def _user_block(part: JsonObject) -> JsonObject:
+    kind = part.get("type")
+    if kind == "text":
+        return {"type": "text", "text": str(part.get("text") or "")}
+    if kind == "image_url":
+        return {"type": "image", "source": _image_source(c.image_url(part))}
+    raise BadRequest(f"Claude models do not accept '{kind}' content parts through this relay.", param="messages")
+
+
+def _image_source(url: str) -> JsonObject:
+    inline = c.data_url(url)
+    if inline is not None:
+        return {"type": "base64", "media_type": inline[0], "data": inline[1]}
+    return {"type": "url", "url": url}
+
+
+def _assistant_blocks(message: JsonObject) -> list[JsonObject]:
+    blocks: list[JsonObject] = []
+    text = c.text_of(message.get("content"))
+    if text:
+        blocks.append({"type": "text", "text": text})
+    calls = message.get("tool_calls")
+    if isinstance(calls, list):
+        for call in calls:
+            fn = call.get("function") if isinstance(call, dict) else None
+            if not isinstance(fn, dict) or not isinstance(call, dict):
+                raise BadRequest("Each assistant tool_calls entry needs a function.", param="messages")
+            blocks.append({"type": "tool_use", "id": str(call.get("id") or ""), "name": str(fn.get("name") or ""),
+                           "input": c.arguments(fn.get("arguments"))})
+    return [b for b in blocks if b.get("type") != "text" or b.get("text")]
+
+
+def _tool_result(message: JsonObject) -> JsonObject:
+    call_id = message.get("tool_call_id") or message.get("name")
+    if not isinstance(call_id, str) or not call_id:
+        raise BadRequest("A tool message needs the tool_call_id it answers.", param="messages")
+    return {"type": "tool_result", "tool_use_id": call_id, "content": c.text_of(message.get("content"))}
+
+
+def _tools(tools: JsonValue) -> list[JsonObject]:
+    out: list[JsonObject] = []
+    if not isinstance(tools, list):
+        return out
+    for tool in tools:
+        fn = tool.get("function") if isinstance(tool, dict) and tool.get("type") == "function" else None
+        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
+            raise BadRequest("Each tool must be {type: 'function', function: {name, parameters}}.", param="tools")
+        schema = fn.get("parameters")
+        entry: JsonObject = {"name": fn["name"],
+                             "input_schema": schema if isinstance(schema, dict) else {"type": "object",
+                                                                                     "properties": {}}}
+        if isinstance(fn.get("description"), str):
+            entry["description"] = fn["description"]
+        out.append(entry)
+    return out
+
+
+def _tool_choice(choice: JsonValue, parallel: JsonValue) -> JsonObject | None:
+    out: JsonObject | None = None
+    if choice == "auto":
+        out = {"type": "auto"}
+    elif choice == "required":
+        out = {"type": "any"}
+    elif choice == "none":
+        return {"type": "none"}
+    elif isinstance(choice, dict):
+        fn = choice.get("function")
+        if isinstance(fn, dict) and isinstance(fn.get("name"), str):
+            out = {"type": "tool", "name": fn["name"]}
+    if parallel is False:
+        out = out or {"type": "auto"}
+        out["disable_parallel_tool_use"] = True
+    return out
+
+
+def _format_instruction(fmt: JsonValue) -> str | None:
+    if not isinstance(fmt, dict):
+        return None
+    if fmt.get("type") == "json_object":
+        return "Respond with a single JSON object and nothing else."
+    schema = fmt.get("json_schema")
+    if fmt.get("type") == "json_schema" and isinstance(schema, dict):
+        return ("Respond with a single JSON object and nothing else, matching this JSON schema: "
+                + c.dumps_text(schema.get("schema", {})))
+    return None
+
+
+# ---------------------------------------------------------------- requests: messages → chat
+
+def messages_to_chat(body: JsonObject) -> JsonObject:
+    """An Anthropic Messages request (the /v1/messages front door) as an OpenAI chat request."""
+    messages: list[JsonObject] = []
+    system = body.get("system")
+    if isinstance(system, list):
+        system = "".join(str(b.get("text") or "") for b in system if isinstance(b, dict))
+    if isinstance(system, str) and system:
+        messages.append({"role": "system", "content": system})
+    turns = body.get("messages")
+    if not isinstance(turns, list) or not turns:
+        raise BadRequest("messages: field required (a non-empty array).", param="messages")
+    for i, turn in enumerate(turns):
+        if not isinstance(turn, dict) or turn.get("role") not in ("user", "assistant"):
+            raise BadRequest(f"messages.{i}.role: must be 'user' or 'assistant'.", param=f"messages.{i}")
+        messages.extend(_turn_to_chat(turn, i))
+    max_tokens = body.get("max_tokens")
+    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
+        raise BadRequest("max_tokens: field required (a positive integer).", param="max_tokens")
+    out: JsonObject = {"model": body.get("model"), "messages": messages, "max_tokens": max_tokens}  # type: ignore[dict-item]
+    for name in ("temperature", "top_p", "top_k"):
+        if name in body:
+            out[name] = body[name]
+    if isinstance(body.get("stop_sequences"), list):
+        out["stop"] = body["stop_sequences"]
+    metadata = body.get("metadata")
+    if isinstance(metadata, dict) and isinstance(metadata.get("user_id"), str):
+        out["user"] = metadata["user_id"]
+    tools = body.get("tools")
+    if isinstance(tools, list) and tools:
+        out["tools"] = [_chat_tool(t) for t in tools]
+        choice = body.get("tool_choice")
+        if isinstance(choice, dict):
+            kind = choice.get("type")
+            if kind == "tool":
+                out["tool_choice"] = {"type": "function", "function": {"name": choice.get("name")}}
+            elif kind in ("auto", "any", "none"):
+                out["tool_choice"] = {"auto": "auto", "any": "required", "none": "none"}[str(kind)]
+            if choice.get("disable_parallel_tool_use"):
+                out["parallel_tool_calls"] = False
+    stream = body.get("stream")
+    if stream:
+        out["stream"] = True
+        out["stream_options"] = {"include_usage": True}
+    elif stream is not None and not isinstance(stream, bool):
+        raise BadRequest("stream: must be a boolean.", param="stream")
+    return out
+
+
+def _turn_to_chat(turn: JsonObject, i: int) -> list[JsonObject]:
+    content = turn.get("content")
+    if isinstance(content, str):
+        return [{"role": turn["role"], "content": content}]
+    if not isinstance(content, list):
+        raise BadRequest(f"messages.{i}.content: must be a string or an array of blocks.", param=f"messages.{i}")
+    if turn["role"] == "assistant":
+        text = "".join(str(b.get("text") or "") for b in content if isinstance(b, dict) and b.get("type") == "text")
+        calls = [{"id": b.get("id"), "type": "function",
+                  "function": {"name": b.get("name"), "arguments": c.dumps_text(b.get("input") or {})}}
+                 for b in content if isinstance(b, dict) and b.get("type") == "tool_use"]
+        message: JsonObject = {"role": "assistant", "content": text or None}
+        if calls:
+            message["tool_calls"] = calls  # type: ignore[assignment]
+        return [message]
+    out: list[JsonObject] = []
+    user_parts: list[JsonObject] = []
+    for block in content:
+        if not isinstance(block, dict):
+            raise BadRequest(f"messages.{i}.content: each block must be an object.", param=f"messages.{i}")
+        kind = block.get("type")
+        if kind == "tool_result":
+            out.append({"role": "tool", "tool_call_id": block.get("tool_use_id"),
+                        "content": _result_text(block.get("content"))})
+        elif kind == "text":
+            user_parts.append({"type": "text", "text": str(block.get("text") or "")})
+        elif kind == "image":
+            user_parts.append({"type": "image_url", "image_url": {"url": _source_url(block.get("source"), i)}})
+        else:
+            raise BadRequest(f"messages.{i}.content: block type '{kind}' is not supported here.",
+                             param=f"messages.{i}")
+    if user_parts:
+        out.append({"role": "user", "content": user_parts})  # type: ignore[dict-item]
+    return out
+
+
+def _result_text(value: JsonValue) -> str:
+    if isinstance(value, list):
+        return "".join(str(b.get("text") or "") for b in value if isinstance(b, dict) and b.get("type") == "text")
+    return value if isinstance(value, str) else ""
+
+
+def _source_url(source: JsonValue, i: int) -> str:
+    if isinstance(source, dict):
+        if source.get("type") == "base64" and isinstance(source.get("data"), str):
+            return f"data:{source.get('media_type')};base64,{source['data']}"
+        if source.get("type") == "url" and isinstance(source.get("url"), str):
+            return str(source["url"])
+    raise BadRequest(f"messages.{i}.content: an image needs a base64 or url source.", param=f"messages.{i}")
+
+
+def _chat_tool(tool: JsonValue) -> JsonObject:
+    if not isinstance(tool, dict) or not isinstance(tool.get("name"), str):
+        raise BadRequest("tools: each tool needs a name and an input_schema.", param="tools")
+    fn: JsonObject = {"name": tool["name"], "parameters": tool.get("input_schema") or {"type": "object"}}
+    if isinstance(tool.get("description"), str):
+        fn["description"] = tool["description"]
+    return {"type": "function", "function": fn}
+
+
+# ---------------------------------------------------------------- whole answers
+
+def message_to_completion(msg: JsonObject, *, created: int) -> tuple[JsonObject, Usage | None]:
+    """A Claude message as a one-choice chat.completion, with its usage."""
+    text: list[str] = []
+    thinking: list[str] = []
+    calls: list[JsonObject] = []
+    blocks = msg.get("content")
+    for block in blocks if isinstance(blocks, list) else []:
+        if not isinstance(block, dict):
+            continue
+        kind = block.get("type")
+        if kind == "text":
+            text.append(str(block.get("text") or ""))
+        elif kind == "thinking":
+            thinking.append(str(block.get("thinking") or ""))
+        elif kind == "tool_use":
+            calls.append({"id": block.get("id"), "type": "function",
+                          "function": {"name": block.get("name"), "arguments": c.dumps_text(block.get("input"))}})
+    message: JsonObject = {"role": "assistant", "content": "".join(text) if text or not calls else None,
+                           "refusal": None}
+    if thinking:
+        message["reasoning_content"] = "".join(thinking)
+    if calls:
+        message["tool_calls"] = calls  # type: ignore[assignment]
+    usage = usage_from(msg.get("usage"))
+    finish = STOP_TO_FINISH.get(str(msg.get("stop_reason")), "stop")
+    body = c.completion_object(id_=str(msg.get("id") or ""), model=str(msg.get("model") or ""), created=created,
+                               message=message, finish=finish, usage=usage)
+    return body, usage
+
+
+def completion_to_message(body: JsonObject, model: str) -> JsonObject:
+    """A chat.completion (first choice) as an Anthropic message for the /v1/messages front door."""
+    choices = body.get("choices")
+    choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
+    message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+    assert isinstance(message, dict)
+    blocks: list[JsonObject] = []
+    reasoning = message.get("reasoning_content")
+    if isinstance(reasoning, str) and reasoning:
+        blocks.append({"type": "thinking", "thinking": reasoning, "signature": ""})
+    text = c.text_of(message.get("content"))
+    if text:
+        blocks.append({"type": "text", "text": text})
+    calls = message.get("tool_calls")
+    for call in calls if isinstance(calls, list) else []:
+        fn = call.get("function") if isinstance(call, dict) else None
+        if isinstance(fn, dict) and isinstance(call, dict):
+            blocks.append({"type": "tool_use", "id": call.get("id"), "name": fn.get("name"),
+                           "input": _loose_arguments(fn.get("arguments"))})
+    usage = c.parse_usage(body.get("usage")) or Usage()
+    return {
+        "id": _message_id(body.get("id")), "type": "message", "role": "assistant", "model": model,
+        "content": list[JsonValue](blocks),
+        "stop_reason": FINISH_TO_STOP.get(str(choice.get("finish_reason")), "end_turn"), "stop_sequence": None,
+        "usage": usage_to(usage),
+    }
+
+
+def _loose_arguments(raw: JsonValue) -> JsonObject:
+    try:
+        return c.arguments(raw)
+    except BadRequest:
+        return {}
+
+
+def _message_id(value: JsonValue) -> str:
+    text = str(value or "")
+    return text if text.startswith("msg_") else "msg_" + text.removeprefix("chatcmpl-")
+
+
+# ---------------------------------------------------------------- streams
+
+@dataclass(slots=True)
+class EventsToChunks:
+    """Claude stream events → chat.completion.chunk objects (the Claude channel type)."""
+
+    created: int
+    include_usage: bool
+    usage: Usage | None = None
+    finished: bool = False
+    error: JsonObject | None = None
+    text: list[str] = field(default_factory=list)
+    _id: str = ""
+    _model: str = ""
+    _tools: dict[int, int] = field(default_factory=dict)
+
+    def on_event(self, kind: str, data: JsonObject) -> list[JsonObject]:
+        if kind == "message_start":
+            msg = data.get("message") if isinstance(data.get("message"), dict) else {}
+            assert isinstance(msg, dict)
+            self._id, self._model = str(msg.get("id") or ""), str(msg.get("model") or "")
+            self.usage = usage_from(msg.get("usage"))
+            return [self._chunk({"role": "assistant", "content": ""})]
+        if kind == "content_block_start":
+            block = data.get("content_block")
+            if isinstance(block, dict) and block.get("type") == "tool_use":
+                index = len(self._tools)
+                self._tools[_int(data.get("index"))] = index
+                self.text.append(str(block.get("name") or ""))
+                return [self._chunk(c.tool_call_delta(index, id_=str(block.get("id") or ""),
+                                                      name=str(block.get("name") or "")))]
+            return []
+        if kind == "content_block_delta":
+            return self._delta(data)
+        if kind == "message_delta":
+            return self._message_delta(data)
+        if kind == "message_stop":
+            self.finished = True
+            if self.include_usage:
+                return [c.chunk_object(id_=self._id, model=self._model, created=self.created, delta=None,
+                                       usage=self.usage)]
+            return []
+        if kind == "error":
+            error = data.get("error")
+            self.error = error if isinstance(error, dict) else {"type": "api_error", "message": "stream error"}
+        return []
+
+    def _delta(self, data: JsonObject) -> list[JsonObject]:
+        delta = data.get("delta")
+        if not isinstance(delta, dict):
+            return []
+        kind = delta.get("type")
+        if kind == "text_delta":
+            piece = str(delta.get("text") or "")
+            self.text.append(piece)
+            return [self._chunk({"content": piece})]
+        if kind == "input_json_delta":
+            piece = str(delta.get("partial_json") or "")
+            self.text.append(piece)
+            index = self._tools.get(_int(data.get("index")), 0)
+            return [self._chunk(c.tool_call_delta(index, arguments=piece))]
+        if kind == "thinking_delta":
+            piece = str(delta.get("thinking") or "")
+            self.text.append(piece)
+            return [self._chunk({"reasoning_content": piece})]
+        return []
+
+    def _message_delta(self, data: JsonObject) -> list[JsonObject]:
+        late = data.get("usage")
+        if isinstance(late, dict):
+            usage = self.usage or Usage()
+            if "output_tokens" in late:
+                usage.completion_tokens = _int(late.get("output_tokens"))
+            if any(k in late for k in ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")):
+                merged = usage_from({**usage_to(usage), **late})
+                if merged is not None:
+                    usage = merged
+            self.usage = usage
+        delta = data.get("delta")
+        reason = delta.get("stop_reason") if isinstance(delta, dict) else None
+        if reason is None:
+            return []
+        return [self._chunk({}, STOP_TO_FINISH.get(str(reason), "stop"))]
+
+    def _chunk(self, delta: JsonObject, finish: str | None = None) -> JsonObject:
+        return c.chunk_object(id_=self._id, model=self._model, created=self.created, delta=delta, finish=finish)
+
+
+@dataclass(slots=True)
+class ChunksToEvents:
+    """chat.completion.chunk objects → Claude stream events (the /v1/messages front door)."""
+
+    model: str
+    message_id: str
+    usage: Usage = field(default_factory=Usage)
+    _started: bool = False
+    _block: int = -1
+    _block_kind: str | None = None
+    _tool_blocks: dict[int, int] = field(default_factory=dict)
+    _stop: str = "end_turn"
+
+    def on_chunk(self, chunk: JsonObject) -> list[tuple[str, JsonObject]]:
+        events = self._start()
+        usage = c.parse_usage(chunk.get("usage"))
+        if usage is not None:
+            self.usage = usage
+        choices = chunk.get("choices")
+        for choice in choices if isinstance(choices, list) else []:
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta")
+            if isinstance(delta, dict):
+                events += self._delta(delta)
+            if choice.get("finish_reason"):
+                self._stop = FINISH_TO_STOP.get(str(choice["finish_reason"]), "end_turn")
+        return events
+
+    def finish(self) -> list[tuple[str, JsonObject]]:
+        events = self._start() + self._close()
+        events.append(("message_delta", {"type": "message_delta",
+                                         "delta": {"stop_reason": self._stop, "stop_sequence": None},
+                                         "usage": usage_to(self.usage)}))
+        events.append(("message_stop", {"type": "message_stop"}))
+        return events
+
+    def _start(self) -> list[tuple[str, JsonObject]]:
+        if self._started:
+            return []
+        self._started = True
+        message: JsonObject = {"id": self.message_id, "type": "message", "role": "assistant", "model": self.model,
+                               "content": [], "stop_reason": None, "stop_sequence": None,
+                               "usage": {"input_tokens": 0, "output_tokens": 0}}
+        return [("message_start", {"type": "message_start", "message": message})]
+
+    def _open(self, kind: str, block: JsonObject) -> list[tuple[str, JsonObject]]:
+        events = self._close()
+        self._block += 1
+        self._block_kind = kind
+        events.append(("content_block_start", {"type": "content_block_start", "index": self._block,
+                                               "content_block": block}))
+        return events
+
+    def _close(self) -> list[tuple[str, JsonObject]]:
+        if self._block_kind is None:
+            return []
+        self._block_kind = None
+        return [("content_block_stop", {"type": "content_block_stop", "index": self._block})]
+
+    def _emit(self, delta: JsonObject) -> tuple[str, JsonObject]:
+        return ("content_block_delta", {"type": "content_block_delta", "index": self._block, "delta": delta})
+
+    def _delta(self, delta: JsonObject) -> list[tuple[str, JsonObject]]:
+        events: list[tuple[str, JsonObject]] = []
+        reasoning = delta.get("reasoning_content")
+        if isinstance(reasoning, str) and reasoning:
+            if self._block_kind != "thinking":
+                events += self._open("thinking", {"type": "thinking", "thinking": ""})
+            events.append(self._emit({"type": "thinking_delta", "thinking": reasoning}))
+        text = delta.get("content")
+        if isinstance(text, str) and text:
+            if self._block_kind != "text":
+                events += self._open("text", {"type": "text", "text": ""})
+            events.append(self._emit({"type": "text_delta", "text": text}))
+        calls = delta.get("tool_calls")
+        for call in calls if isinstance(calls, list) else []:
+            if not isinstance(call, dict):
+                continue
+            index = _int(call.get("index"))
+            fn = call.get("function") if isinstance(call.get("function"), dict) else {}
+            assert isinstance(fn, dict)
+            if call.get("id") is not None or index not in self._tool_blocks:
+                events += self._open("tool_use", {"type": "tool_use", "id": str(call.get("id") or ""),
+                                                  "name": str(fn.get("name") or ""), "input": {}})
+                self._tool_blocks[index] = self._block
+            args = fn.get("arguments")
+            if isinstance(args, str) and args:
+                events.append(("content_block_delta", {
+                    "type": "content_block_delta", "index": self._tool_blocks[index],
+                    "delta": {"type": "input_json_delta", "partial_json": args}}))
+        return events

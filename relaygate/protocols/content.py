@@ -1,0 +1,177 @@
+"""Pieces of the OpenAI chat format every translation reads: content parts, data URLs, tool arguments, usage."""
+
+from __future__ import annotations
+
+import re
+
+import orjson
+
+from relaygate.core.errors import BadRequest
+from relaygate.core.types import JsonObject, JsonValue, Usage
+
+_DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)(?:;[^,;]*)*;base64,(?P<data>.*)$", re.DOTALL)
+
+
+def data_url(url: str) -> tuple[str, str] | None:
+    """(media type, base64 data) of a `data:` URL, None for any other URL."""
+    if not url.startswith("data:"):
+        return None
+    match = _DATA_URL.match(url)
+    if match is None:
+        raise BadRequest("An image data URL must look like data:<media type>;base64,<data>.", param="messages")
+    return match["mime"], match["data"]
+
+
+def parts(content: JsonValue) -> list[JsonObject]:
+    """Message content as a list of OpenAI parts (a string is one text part; null is none)."""
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}] if content else []
+    if isinstance(content, list):
+        return [p for p in content if isinstance(p, dict)]
+    raise BadRequest("Message content must be a string or an array of parts.", param="messages")
+
+
+def text_of(content: JsonValue) -> str:
+    """The text of message content, parts joined (images and other parts left out)."""
+    if isinstance(content, str):
+        return content
+    return "".join(str(p.get("text") or "") for p in parts(content) if p.get("type") == "text")
+
+
+def image_url(part: JsonObject) -> str:
+    value = part.get("image_url")
+    url = value.get("url") if isinstance(value, dict) else value
+    if not isinstance(url, str) or not url:
+        raise BadRequest("An image_url part needs image_url.url.", param="messages")
+    return url
+
+
+def arguments(raw: JsonValue) -> JsonObject:
+    """A tool call's `arguments` string as the object providers want; empty means no arguments."""
+    if isinstance(raw, dict):
+        return raw
+    if raw is None or raw == "":
+        return {}
+    if isinstance(raw, str):
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            value = None
+        if isinstance(value, dict):
+            return value
+    raise BadRequest("A tool call's function.arguments must be a JSON object encoded as a string.",
+                     param="messages")
+
+
+def dumps_text(value: JsonValue) -> str:
+    return orjson.dumps(value).decode()
+
+
+def stop_list(stop: JsonValue) -> list[str]:
+    if isinstance(stop, str):
+        return [stop] if stop else []
+    if isinstance(stop, list):
+        return [s for s in stop if isinstance(s, str) and s]
+    return []
+
+
+def parse_usage(value: JsonValue) -> Usage | None:
+    """OpenAI's usage object (chat, completions or embeddings) as internal Usage."""
+    if not isinstance(value, dict):
+        return None
+    prompt = value.get("prompt_tokens")
+    completion = value.get("completion_tokens", 0)
+    if not isinstance(prompt, int) or not isinstance(completion, int):
+        return None
+    usage = Usage(prompt_tokens=prompt, completion_tokens=completion)
+    details = value.get("completion_tokens_details")
+    if isinstance(details, dict) and isinstance(details.get("reasoning_tokens"), int):
+        usage.reasoning_tokens = details["reasoning_tokens"]  # type: ignore[assignment]
+    cached = value.get("prompt_tokens_details")
+    if isinstance(cached, dict) and isinstance(cached.get("cached_tokens"), int):
+        usage.cached_tokens = cached["cached_tokens"]  # type: ignore[assignment]
+    return usage
+
+
+def openai_usage(usage: Usage) -> JsonObject:
+    """Internal usage as OpenAI's usage object."""
+    out: JsonObject = {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+    if usage.cached_tokens or usage.cache_write_tokens:
+        out["prompt_tokens_details"] = {"cached_tokens": usage.cached_tokens}
+    if usage.reasoning_tokens:
+        out["completion_tokens_details"] = {"reasoning_tokens": usage.reasoning_tokens}
+    return out
+
+
+def completion_object(*, id_: str, model: str, created: int, message: JsonObject, finish: str | None,
+                      usage: Usage | None) -> JsonObject:
+    """A one-choice `chat.completion`."""
+    body: JsonObject = {
+        "id": id_, "object": "chat.completion", "created": created, "model": model,
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+    }
+    if usage is not None:
+        body["usage"] = openai_usage(usage)
+    return body
+
+
+def chunk_object(*, id_: str, model: str, created: int, delta: JsonObject | None,
+                 finish: str | None = None, usage: Usage | None = None) -> JsonObject:
+    """A `chat.completion.chunk`: one delta choice, or (delta None) the usage-only chunk."""
+    chunk: JsonObject = {"id": id_, "object": "chat.completion.chunk", "created": created, "model": model}
+    if delta is None:
+        chunk["choices"] = []
+        chunk["usage"] = openai_usage(usage or Usage())
+    else:
+        chunk["choices"] = [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
+    return chunk
+
+
+def tool_call_delta(index: int, *, id_: str | None = None, name: str | None = None,
+                    arguments: str = "") -> JsonObject:
+    call: JsonObject = {"index": index}
+    if id_ is not None:
+        call["id"] = id_
+        call["type"] = "function"
+        call["function"] = {"name": name or "", "arguments": arguments}
+    else:
+        call["function"] = {"arguments": arguments}
+    return {"tool_calls": [call]}
+
+
+def completion_chunks(body: JsonValue, *, include_usage: bool) -> list[JsonObject]:
+    """A whole chat.completion as the chunks a stream of it would have carried."""
+    if not isinstance(body, dict):
+        raise ValueError("an answer is not a JSON object")
+    id_, model, created = str(body.get("id") or ""), str(body.get("model") or ""), body.get("created")
+    created = created if isinstance(created, int) else 0
+    chunks: list[JsonObject] = []
+    choices = body.get("choices")
+    for choice in choices if isinstance(choices, list) else []:
+        if not isinstance(choice, dict) or not isinstance(choice.get("message"), dict):
+            continue
+        message = choice["message"]
+        assert isinstance(message, dict)
+        delta: JsonObject = {"role": "assistant", "content": message.get("content")}
+        for extra in ("tool_calls", "reasoning_content", "refusal"):
+            if message.get(extra) is not None:
+                value = message[extra]
+                if extra == "tool_calls" and isinstance(value, list):
+                    value = [{**call, "index": i} for i, call in enumerate(value) if isinstance(call, dict)]
+                delta[extra] = value
+        index = choice.get("index", 0)
+        base: JsonObject = {"id": id_, "object": "chat.completion.chunk", "created": created, "model": model}
+        chunks.append({**base, "choices": [{"index": index, "delta": delta, "logprobs": None,
+                                            "finish_reason": None}]})
+        chunks.append({**base, "choices": [{"index": index, "delta": {}, "logprobs": None,
+                                            "finish_reason": choice.get("finish_reason") or "stop"}]})
+    if include_usage and isinstance(body.get("usage"), dict):
+        chunks.append({"id": id_, "object": "chat.completion.chunk", "created": created, "model": model,
+                       "choices": [], "usage": body["usage"]})
+    return chunks

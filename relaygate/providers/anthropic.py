@@ -1,0 +1,164 @@
+"""Anthropic channels: Claude through the Messages API, translated from and to OpenAI's chat format.
+
+A client that itself speaks the Messages API (the /v1/messages front door) is passed through as is.
+"""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+
+from relaygate.core.errors import BadRequest
+from relaygate.core.records import ChannelRecord
+from relaygate.core.types import Dialect, Endpoint, JsonObject, Usage
+from relaygate.protocols import anthropic as wire
+from relaygate.protocols.sse import DONE, SSEBuffer, event_data, event_type, frame
+from relaygate.providers.base import Answer, CallSpec, UpstreamRefusal, UpstreamRequest
+from relaygate.providers.openai import api_root
+
+
+def _events(data: bytes, sse: SSEBuffer) -> list[tuple[bytes, str, JsonObject | None]]:
+    """(raw event, type, decoded data) for each complete event in `data`."""
+    out: list[tuple[bytes, str, JsonObject | None]] = []
+    for event in sse.feed(data):
+        payload = event_data(event)
+        if payload is None:
+            continue
+        try:
+            obj = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            obj = None
+        kind = event_type(event)
+        name = kind.decode() if kind else (str(obj.get("type")) if isinstance(obj, dict) else "")
+        out.append((event, name, obj if isinstance(obj, dict) else None))
+    return out
+
+
+class ClaudeToOpenAIStream:
+    """Claude events → OpenAI chunks."""
+
+    dialect = Dialect.OPENAI
+
+    def __init__(self, *, include_usage: bool) -> None:
+        self._sse = SSEBuffer()
+        self._conv = wire.EventsToChunks(created=int(time.time()), include_usage=include_usage)
+
+    @property
+    def usage(self) -> Usage | None:
+        return self._conv.usage
+
+    @property
+    def finished(self) -> bool:
+        return self._conv.finished
+
+    @property
+    def failure(self) -> str | None:
+        error = self._conv.error
+        return None if error is None else str(error.get("message") or error.get("type") or "stream error")
+
+    def feed(self, data: bytes) -> bytes:
+        out: list[bytes] = []
+        for _, kind, obj in _events(data, self._sse):
+            if obj is not None:
+                out.extend(frame(orjson.dumps(chunk)) for chunk in self._conv.on_event(kind, obj))
+        return b"".join(out)
+
+    def generated_text(self) -> str:
+        return "".join(self._conv.text)
+
+    def finish(self) -> bytes:
+        return DONE
+
+
+class ClaudePassthroughStream:
+    """Claude events relayed unchanged to a Messages API client, usage noted; message_stop held back."""
+
+    dialect = Dialect.ANTHROPIC
+
+    def __init__(self) -> None:
+        self._sse = SSEBuffer()
+        self._conv = wire.EventsToChunks(created=0, include_usage=False)
+        self._tail = b""
+
+    @property
+    def usage(self) -> Usage | None:
+        return self._conv.usage
+
+    @property
+    def finished(self) -> bool:
+        return self._conv.finished
+
+    @property
+    def failure(self) -> str | None:
+        error = self._conv.error
+        return None if error is None else str(error.get("message") or error.get("type") or "stream error")
+
+    def feed(self, data: bytes) -> bytes:
+        out: list[bytes] = []
+        for event, kind, obj in _events(data, self._sse):
+            if obj is not None:
+                self._conv.on_event(kind, obj)
+            if kind == "message_stop":
+                self._tail = event + b"\n\n"
+            elif kind != "error":
+                out.append(event + b"\n\n")
+        return b"".join(out)
+
+    def generated_text(self) -> str:
+        return "".join(self._conv.text)
+
+    def finish(self) -> bytes:
+        return self._tail
+
+
+def _passthrough(call: CallSpec) -> bool:
+    return call.client_dialect is Dialect.ANTHROPIC and call.native is not None
+
+
+class AnthropicProvider:
+    name = "anthropic"
+
+    def build(self, channel: ChannelRecord, credential: str, call: CallSpec) -> UpstreamRequest:
+        if call.endpoint is not Endpoint.CHAT:
+            raise BadRequest(f"Claude channels serve chat only, not {call.endpoint.value}.", param="model")
+        if _passthrough(call):
+            assert call.native is not None
+            body = {**call.native, "model": call.upstream_model}
+        else:
+            body = wire.chat_to_messages(call.body, call.upstream_model,
+                                         default_max_tokens=channel.options.default_max_tokens)
+        return self._request(channel, credential, body)
+
+    def _request(self, channel: ChannelRecord, credential: str, body: JsonObject) -> UpstreamRequest:
+        headers = {"x-api-key": credential, "anthropic-version": channel.options.api_version or wire.VERSION,
+                   "Content-Type": "application/json"}
+        return UpstreamRequest("POST", api_root(channel.base_url) + "/messages", headers, orjson.dumps(body))
+
+    def answer(self, call: CallSpec, raw: bytes) -> Answer:
+        msg = orjson.loads(raw)
+        if not isinstance(msg, dict) or msg.get("type") != "message":
+            raise ValueError("the upstream answer is not a Claude message")
+        if _passthrough(call):
+            return Answer(raw, wire.usage_from(msg.get("usage")), Dialect.ANTHROPIC)
+        body, usage = wire.message_to_completion(msg, created=int(time.time()))
+        return Answer(orjson.dumps(body), usage)
+
+    def stream(self, call: CallSpec) -> ClaudeToOpenAIStream | ClaudePassthroughStream:
+        if _passthrough(call):
+            return ClaudePassthroughStream()
+        return ClaudeToOpenAIStream(include_usage=call.client_wants_usage)
+
+    def refusal(self, status: int, raw: bytes) -> UpstreamRefusal:
+        try:
+            err = orjson.loads(raw).get("error")
+        except (orjson.JSONDecodeError, AttributeError):
+            err = None
+        if isinstance(err, dict) and isinstance(err.get("message"), str):
+            kind = str(err.get("type") or "invalid_request_error")
+            return UpstreamRefusal(err["message"], kind, kind, None)
+        return UpstreamRefusal(f"the upstream answered HTTP {status}", "upstream_error", None, None)
+
+    def probe(self, channel: ChannelRecord, credential: str, model: str) -> UpstreamRequest:
+        body: JsonObject = {"model": model, "max_tokens": 1, "messages": [{"role": "user", "content": "ping"}]}
+        return self._request(channel, credential, body)

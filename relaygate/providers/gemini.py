@@ -1,0 +1,169 @@
+"""Gemini channels: generateContent and streamGenerateContent, translated from and to OpenAI's chat format.
+
+A client that itself speaks the Gemini API (the /v1beta front door) is passed through as is.
+"""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import quote, urlsplit
+
+import orjson
+
+from relaygate.core.errors import BadRequest
+from relaygate.core.records import ChannelRecord
+from relaygate.core.types import Dialect, Endpoint, JsonObject, Usage
+from relaygate.protocols import gemini as wire
+from relaygate.protocols.sse import DONE, SSEBuffer, event_data, frame
+from relaygate.providers.base import Answer, CallSpec, UpstreamRefusal, UpstreamRequest
+
+
+def api_root(base_url: str) -> str:
+    """`https://host` means `https://host/v1beta`; a base URL with its own path is used as given."""
+    return base_url + "/v1beta" if urlsplit(base_url).path in ("", "/") else base_url
+
+
+def _responses(data: bytes, sse: SSEBuffer) -> list[tuple[bytes, JsonObject]]:
+    out: list[tuple[bytes, JsonObject]] = []
+    for event in sse.feed(data):
+        payload = event_data(event)
+        if not payload:
+            continue
+        try:
+            obj = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(obj, dict):
+            out.append((event, obj))
+    return out
+
+
+class GeminiToOpenAIStream:
+    """Gemini stream responses → OpenAI chunks."""
+
+    dialect = Dialect.OPENAI
+
+    def __init__(self, model: str, *, include_usage: bool) -> None:
+        self._sse = SSEBuffer()
+        self._conv = wire.ResponsesToChunks(model=model, created=int(time.time()), id=f"chatcmpl-{time.time_ns():x}",
+                                            include_usage=include_usage)
+
+    @property
+    def usage(self) -> Usage | None:
+        return self._conv.usage
+
+    @property
+    def finished(self) -> bool:
+        return self._conv.finished
+
+    @property
+    def failure(self) -> str | None:
+        return self._conv.failure
+
+    def feed(self, data: bytes) -> bytes:
+        return b"".join(frame(orjson.dumps(chunk)) for _, obj in _responses(data, self._sse)
+                        for chunk in self._conv.on_response(obj))
+
+    def generated_text(self) -> str:
+        return "".join(self._conv.text)
+
+    def finish(self) -> bytes:
+        return DONE
+
+
+class GeminiPassthroughStream:
+    """Gemini responses relayed unchanged to a Gemini-format client; the final one held until billed."""
+
+    dialect = Dialect.GEMINI
+
+    def __init__(self, model: str) -> None:
+        self._sse = SSEBuffer()
+        self._conv = wire.ResponsesToChunks(model=model, created=0, id="", include_usage=False)
+        self._tail = b""
+
+    @property
+    def usage(self) -> Usage | None:
+        return self._conv.usage
+
+    @property
+    def finished(self) -> bool:
+        return self._conv.finished
+
+    @property
+    def failure(self) -> str | None:
+        return self._conv.failure
+
+    def feed(self, data: bytes) -> bytes:
+        out: list[bytes] = []
+        for event, obj in _responses(data, self._sse):
+            self._conv.on_response(obj)
+            if self._conv.failure is not None:
+                continue
+            if self._conv.finished:
+                self._tail += event + b"\r\n\r\n"
+            else:
+                out.append(event + b"\r\n\r\n")
+        return b"".join(out)
+
+    def generated_text(self) -> str:
+        return "".join(self._conv.text)
+
+    def finish(self) -> bytes:
+        return self._tail
+
+
+def _passthrough(call: CallSpec) -> bool:
+    return call.client_dialect is Dialect.GEMINI and call.native is not None
+
+
+class GeminiProvider:
+    name = "gemini"
+
+    def build(self, channel: ChannelRecord, credential: str, call: CallSpec) -> UpstreamRequest:
+        if call.endpoint is not Endpoint.CHAT:
+            raise BadRequest(f"Gemini channels serve chat only, not {call.endpoint.value}.", param="model")
+        if _passthrough(call):
+            assert call.native is not None
+            body = call.native
+        else:
+            body = wire.chat_to_request(call.body)
+        return self._request(channel, credential, call.upstream_model, body, stream=call.stream)
+
+    def _request(self, channel: ChannelRecord, credential: str, model: str, body: JsonObject,
+                 *, stream: bool) -> UpstreamRequest:
+        method = "streamGenerateContent?alt=sse" if stream else "generateContent"
+        url = f"{api_root(channel.base_url)}/models/{quote(model, safe='')}:{method}"
+        headers = {"x-goog-api-key": credential, "Content-Type": "application/json"}
+        return UpstreamRequest("POST", url, headers, orjson.dumps(body))
+
+    def answer(self, call: CallSpec, raw: bytes) -> Answer:
+        resp = orjson.loads(raw)
+        if not isinstance(resp, dict) or not ("candidates" in resp or "promptFeedback" in resp):
+            raise ValueError("the upstream answer is not a GenerateContentResponse")
+        if _passthrough(call):
+            return Answer(raw, wire.usage_from(resp.get("usageMetadata")), Dialect.GEMINI)
+        body, usage = wire.response_to_completion(resp, call.upstream_model, created=int(time.time()))
+        return Answer(orjson.dumps(body), usage)
+
+    def stream(self, call: CallSpec) -> GeminiToOpenAIStream | GeminiPassthroughStream:
+        if _passthrough(call):
+            return GeminiPassthroughStream(call.upstream_model)
+        return GeminiToOpenAIStream(call.upstream_model, include_usage=call.client_wants_usage)
+
+    def refusal(self, status: int, raw: bytes) -> UpstreamRefusal:
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            body = None
+        if isinstance(body, list) and body:
+            body = body[0]
+        err = body.get("error") if isinstance(body, dict) else None
+        if isinstance(err, dict) and isinstance(err.get("message"), str):
+            kind = "invalid_request_error" if status == 400 else str(err.get("status") or "upstream_error").lower()
+            return UpstreamRefusal(err["message"], kind, str(err.get("status") or "") or None, None)
+        return UpstreamRefusal(f"the upstream answered HTTP {status}", "upstream_error", None, None)
+
+    def probe(self, channel: ChannelRecord, credential: str, model: str) -> UpstreamRequest:
+        body: JsonObject = {"contents": [{"role": "user", "parts": [{"text": "ping"}]}],
+                            "generationConfig": {"maxOutputTokens": 1}}
+        return self._request(channel, credential, model, body, stream=False)
