@@ -89,7 +89,6 @@ def chat_to_messages(body: JsonObject, model: str, *, default_max_tokens: int | 
             _append(turns, "assistant", _assistant_blocks(message))
         else:
             _append(turns, "user", [_user_block(p) for p in c.parts(message.get("content"))])
-    turns = [t for t in turns if t["content"]]
     if not turns or turns[0]["role"] != "user":
         turns.insert(0, {"role": "user", "content": [{"type": "text", "text": "(continue)"}]})
     out: JsonObject = {"model": model, "messages": turns}  # type: ignore[dict-item]
@@ -124,6 +123,9 @@ def chat_to_messages(body: JsonObject, model: str, *, default_max_tokens: int | 
 
 def _append(turns: list[JsonObject], role: str, blocks: list[JsonObject]) -> None:
     """Consecutive turns of one role merge: the Messages API wants user and assistant to alternate."""
+    blocks = [b for b in blocks if b.get("type") != "text" or str(b.get("text") or "").strip()]
+    if not blocks:
+        return
     if turns and turns[-1]["role"] == role:
         turns[-1]["content"].extend(blocks)  # type: ignore[union-attr]
     else:

@@ -90,8 +90,11 @@ def parse_usage(value: JsonValue) -> Usage | None:
     if isinstance(details, dict) and isinstance(details.get("reasoning_tokens"), int):
         usage.reasoning_tokens = details["reasoning_tokens"]  # type: ignore[assignment]
     cached = value.get("prompt_tokens_details")
-    if isinstance(cached, dict) and isinstance(cached.get("cached_tokens"), int):
-        usage.cached_tokens = cached["cached_tokens"]  # type: ignore[assignment]
+    if isinstance(cached, dict):
+        if isinstance(cached.get("cached_tokens"), int):
+            usage.cached_tokens = cached["cached_tokens"]  # type: ignore[assignment]
+        if isinstance(cached.get("cache_creation_tokens"), int):
+            usage.cache_write_tokens = cached["cache_creation_tokens"]  # type: ignore[assignment]
     return usage
 
 
@@ -103,7 +106,9 @@ def openai_usage(usage: Usage) -> JsonObject:
         "total_tokens": usage.total_tokens,
     }
     if usage.cached_tokens or usage.cache_write_tokens:
-        out["prompt_tokens_details"] = {"cached_tokens": usage.cached_tokens}
+        # cache_creation_tokens is relaygate's addition (OpenAI has no cache writes); SDKs keep unknown fields.
+        out["prompt_tokens_details"] = {"cached_tokens": usage.cached_tokens,
+                                        "cache_creation_tokens": usage.cache_write_tokens}
     if usage.reasoning_tokens:
         out["completion_tokens_details"] = {"reasoning_tokens": usage.reasoning_tokens}
     return out

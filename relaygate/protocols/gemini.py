@@ -85,7 +85,6 @@ def chat_to_request(body: JsonObject) -> JsonObject:
             _append(contents, "user", [_function_response(message, names)])
         else:
             _append(contents, "user", [_user_part(p) for p in c.parts(message.get("content"))])
-    contents = [turn for turn in contents if turn["parts"]]
     if not contents:
         raise BadRequest("The conversation has no user or assistant content to send.", param="messages")
     out: JsonObject = {"contents": contents}  # type: ignore[dict-item]
@@ -104,6 +103,9 @@ def chat_to_request(body: JsonObject) -> JsonObject:
 
 
 def _append(contents: list[JsonObject], role: str, parts: list[JsonObject]) -> None:
+    parts = [p for p in parts if "text" not in p or p["text"]]
+    if not parts:
+        return
     if contents and contents[-1]["role"] == role:
         contents[-1]["parts"].extend(parts)  # type: ignore[union-attr]
     else:

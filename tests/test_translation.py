@@ -1,0 +1,301 @@
+"""The translations between OpenAI's chat format and Anthropic's and Gemini's, as pure functions.
+
+Property tests draw random valid OpenAI chat requests and check that what relaygate would send upstream
+obeys the provider's rules (the same rules the strict mock upstreams enforce), and that every usage and
+finish reason an upstream can report maps to a valid OpenAI one.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from relaygate.core.errors import BadRequest
+from relaygate.core.records import ChannelOptions
+from relaygate.protocols import anthropic, gemini
+from relaygate.protocols.content import completion_chunks
+from relaygate.providers import reasoning
+
+FINISH_REASONS = {"stop", "length", "tool_calls", "content_filter", "function_call"}
+PNG = "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()
+TEXT = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=30)
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def chat_requests(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid OpenAI chat request: system, user (text or parts), assistant text, tool rounds."""
+    messages: list[dict[str, Any]] = []
+    if draw(st.booleans()):
+        messages.append({"role": draw(st.sampled_from(["system", "developer"])), "content": draw(TEXT)})
+    calls = 0
+    for _ in range(draw(st.integers(1, 5))):
+        kind = draw(st.sampled_from(["user", "parts", "assistant", "tools"]))
+        if kind == "user":
+            messages.append({"role": "user", "content": draw(TEXT)})
+        elif kind == "parts":
+            parts: list[dict[str, Any]] = [{"type": "text", "text": draw(TEXT)}]
+            if draw(st.booleans()):
+                url = draw(st.sampled_from([PNG, "https://example.com/cat.jpg"]))
+                parts.append({"type": "image_url", "image_url": {"url": url}})
+            messages.append({"role": "user", "content": parts})
+        elif kind == "assistant":
+            messages.append({"role": "assistant", "content": draw(TEXT)})
+        else:
+            n = draw(st.integers(1, 3))
+            ids = [f"call_{calls + i}" for i in range(n)]
+            calls += n
+            messages.append({"role": "assistant", "content": draw(st.one_of(st.none(), TEXT)), "tool_calls": [
+                {"id": i, "type": "function",
+                 "function": {"name": "get_weather", "arguments": orjson.dumps({"city": draw(TEXT)}).decode()}}
+                for i in ids]})
+            messages += [{"role": "tool", "tool_call_id": i, "content": draw(TEXT)} for i in ids]
+    body: dict[str, Any] = {"model": "m", "messages": messages}
+    if draw(st.booleans()):
+        body["max_tokens"] = draw(st.integers(1, 8192))
+    if draw(st.booleans()):
+        body["temperature"] = draw(st.floats(0, 2))
+    if draw(st.booleans()):
+        body["stop"] = draw(st.one_of(TEXT, st.lists(TEXT, min_size=1, max_size=3)))
+    if draw(st.booleans()):
+        body["tools"] = [{"type": "function", "function": {
+            "name": "get_weather", "description": "weather",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"],
+                           "additionalProperties": False}}}]
+        body["tool_choice"] = draw(st.sampled_from(
+            ["auto", "required", "none", {"type": "function", "function": {"name": "get_weather"}}]))
+    if draw(st.booleans()):
+        body["response_format"] = draw(st.sampled_from([{"type": "json_object"}, {"type": "json_schema",
+                                                        "json_schema": {"name": "x", "schema": {"type": "object"}}}]))
+    body["stream"] = draw(st.booleans())
+    return body
+
+
+def check_anthropic_request(req: dict[str, Any]) -> None:
+    """The Messages API's rules on a request body."""
+    allowed = {"model", "messages", "max_tokens", "system", "metadata", "stop_sequences", "stream", "temperature",
+               "top_k", "top_p", "tools", "tool_choice", "thinking", "service_tier"}
+    assert set(req) <= allowed, set(req) - allowed
+    assert isinstance(req["max_tokens"], int) and req["max_tokens"] >= 1
+    assert 0 <= req.get("temperature", 0) <= 1
+    turns = req["messages"]
+    assert turns and turns[0]["role"] == "user"
+    previous_tool_uses: set[str] = set()
+    for i, turn in enumerate(turns):
+        assert turn["role"] in ("user", "assistant")
+        if i:
+            assert turn["role"] != turns[i - 1]["role"], "roles must alternate"
+        assert turn["content"], "no empty turns"
+        uses = set()
+        for block in turn["content"]:
+            kind = block["type"]
+            if kind == "text":
+                assert block["text"].strip(), "Claude refuses whitespace-only text blocks"
+            elif kind == "image":
+                assert turn["role"] == "user"
+                assert block["source"]["type"] in ("base64", "url")
+            elif kind == "tool_use":
+                assert turn["role"] == "assistant" and isinstance(block["input"], dict)
+                uses.add(block["id"])
+            elif kind == "tool_result":
+                assert turn["role"] == "user" and block["tool_use_id"] in previous_tool_uses
+            else:
+                raise AssertionError(f"unexpected block {kind}")
+        previous_tool_uses = uses
+    for tool in req.get("tools", []):
+        assert set(tool) <= {"name", "description", "input_schema"} and tool["input_schema"]["type"] == "object"
+    if "tool_choice" in req:
+        assert req["tool_choice"]["type"] in ("auto", "any", "tool", "none")
+
+
+def check_gemini_request(req: dict[str, Any]) -> None:
+    """The Gemini API's rules on a GenerateContentRequest body."""
+    assert set(req) <= {"contents", "systemInstruction", "tools", "toolConfig", "generationConfig"}
+    called: set[str] = set()
+    for turn in req["contents"]:
+        assert turn["role"] in ("user", "model") and turn["parts"]
+        for part in turn["parts"]:
+            data = set(part) - {"thought", "thoughtSignature"}
+            assert len(data) == 1, part
+            (field,) = data
+            if field == "functionCall":
+                assert turn["role"] == "model"
+                called.add(part[field]["name"])
+            elif field == "functionResponse":
+                assert turn["role"] == "user" and part[field]["name"] in called
+                assert isinstance(part[field]["response"], dict)
+            elif field == "inlineData":
+                base64.b64decode(part[field]["data"], validate=True)
+            else:
+                assert field in ("text", "fileData")
+    config = req.get("generationConfig", {})
+    assert set(config) <= {"temperature", "topP", "topK", "candidateCount", "maxOutputTokens", "stopSequences",
+                           "responseMimeType", "responseSchema", "responseJsonSchema", "presencePenalty",
+                           "frequencyPenalty", "seed", "thinkingConfig"}
+
+
+@SETTINGS
+@given(chat_requests())
+def test_any_valid_chat_request_becomes_a_valid_claude_request(body: dict[str, Any]) -> None:
+    req = anthropic.chat_to_messages(body, "claude-x", default_max_tokens=None)
+    check_anthropic_request(req)
+    assert req["model"] == "claude-x"
+    assert req["max_tokens"] == body.get("max_tokens", anthropic.DEFAULT_MAX_TOKENS)
+    texts = [b["text"] for t in req["messages"] for b in t["content"] if b["type"] == "text"]
+    for message in body["messages"]:
+        if message["role"] == "user" and isinstance(message["content"], str) and message["content"].strip():
+            assert any(message["content"] in t for t in texts)
+
+
+@SETTINGS
+@given(chat_requests())
+def test_any_valid_chat_request_becomes_a_valid_gemini_request(body: dict[str, Any]) -> None:
+    req = gemini.chat_to_request(body)
+    check_gemini_request(req)
+    if "max_tokens" in body:
+        assert req["generationConfig"]["maxOutputTokens"] == body["max_tokens"]
+
+
+@SETTINGS
+@given(chat_requests())
+def test_front_door_translations_give_back_a_valid_chat_request(body: dict[str, Any]) -> None:
+    """Anthropic → OpenAI and Gemini → OpenAI (the front doors) accept what the other direction produces."""
+    claude = anthropic.chat_to_messages(body, "claude-x")
+    back = anthropic.messages_to_chat(claude)
+    assert back["max_tokens"] == claude["max_tokens"]
+    assert all(m["role"] in ("system", "user", "assistant", "tool") for m in back["messages"])
+    check_anthropic_request(anthropic.chat_to_messages(back, "claude-x"))
+    google = gemini.chat_to_request(body)
+    again = gemini.request_to_chat(google, "gemini-x", stream=bool(body.get("stream")))
+    check_gemini_request(gemini.chat_to_request(again))
+
+
+@SETTINGS
+@given(st.sampled_from([*anthropic.STOP_TO_FINISH, "something_new", None]),
+       st.fixed_dictionaries({}, optional={k: st.integers(0, 10**7) for k in (
+           "input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")}))
+def test_every_claude_stop_reason_and_usage_maps(stop: str | None, usage: dict[str, int]) -> None:
+    msg = {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-x", "stop_reason": stop,
+           "content": [{"type": "text", "text": "hi"}], "usage": usage}
+    body, got = anthropic.message_to_completion(msg, created=1)
+    assert body["choices"][0]["finish_reason"] in FINISH_REASONS
+    assert got is not None
+    assert got.prompt_tokens == sum(usage.get(k, 0) for k in (
+        "input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"))
+    assert got.completion_tokens == usage.get("output_tokens", 0)
+    assert body["usage"]["total_tokens"] == got.prompt_tokens + got.completion_tokens
+    back = anthropic.completion_to_message(body, "claude-x")
+    assert back["usage"]["input_tokens"] == usage.get("input_tokens", 0)
+    assert back["stop_reason"] in anthropic.STOP_TO_FINISH
+
+
+@SETTINGS
+@given(st.sampled_from([*gemini.FINISH_FROM_GEMINI, "FINISH_REASON_UNSPECIFIED", "NEW_REASON"]),
+       st.fixed_dictionaries({}, optional={k: st.integers(0, 10**7) for k in (
+           "promptTokenCount", "candidatesTokenCount", "thoughtsTokenCount", "cachedContentTokenCount")}),
+       st.booleans())
+def test_every_gemini_finish_reason_and_usage_maps(reason: str, usage: dict[str, int], call: bool) -> None:
+    part: dict[str, Any] = {"functionCall": {"name": "f", "args": {}}} if call else {"text": "hi"}
+    resp = {"candidates": [{"content": {"role": "model", "parts": [part]}, "finishReason": reason, "index": 0}],
+            "usageMetadata": usage}
+    body, got = gemini.response_to_completion(resp, "gemini-x", created=1)
+    finish = body["choices"][0]["finish_reason"]
+    assert finish is None if reason == "FINISH_REASON_UNSPECIFIED" else finish in FINISH_REASONS
+    assert got is not None
+    assert got.completion_tokens == usage.get("candidatesTokenCount", 0) + usage.get("thoughtsTokenCount", 0)
+    assert got.reasoning_tokens == usage.get("thoughtsTokenCount", 0)
+    back = gemini.completion_to_response(body, "gemini-x")
+    assert back["usageMetadata"]["candidatesTokenCount"] == usage.get("candidatesTokenCount", 0)
+
+
+def test_claude_stream_events_become_chunks_with_tools_thinking_and_usage() -> None:
+    conv = anthropic.EventsToChunks(created=1, include_usage=True)
+    events = [
+        ("message_start", {"message": {"id": "msg_1", "model": "claude-x", "usage": {
+            "input_tokens": 10, "output_tokens": 1, "cache_read_input_tokens": 5}}}),
+        ("content_block_start", {"index": 0, "content_block": {"type": "thinking", "thinking": ""}}),
+        ("content_block_delta", {"index": 0, "delta": {"type": "thinking_delta", "thinking": "hmm"}}),
+        ("content_block_start", {"index": 1, "content_block": {"type": "text", "text": ""}}),
+        ("content_block_delta", {"index": 1, "delta": {"type": "text_delta", "text": "Hello"}}),
+        ("content_block_start", {"index": 2, "content_block": {"type": "tool_use", "id": "toolu_1", "name": "f"}}),
+        ("content_block_delta", {"index": 2, "delta": {"type": "input_json_delta", "partial_json": '{"a":'}}),
+        ("content_block_delta", {"index": 2, "delta": {"type": "input_json_delta", "partial_json": "1}"}}),
+        ("ping", {}),
+        ("message_delta", {"delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 7}}),
+        ("message_stop", {}),
+    ]
+    chunks = [c for kind, data in events for c in conv.on_event(kind, data)]
+    deltas = [c["choices"][0]["delta"] for c in chunks if c["choices"]]
+    assert deltas[0] == {"role": "assistant", "content": ""}
+    assert {"reasoning_content": "hmm"} in deltas and {"content": "Hello"} in deltas
+    tool_parts = [d["tool_calls"][0] for d in deltas if "tool_calls" in d]
+    assert tool_parts[0]["id"] == "toolu_1" and tool_parts[0]["function"]["name"] == "f"
+    assert "".join(p["function"]["arguments"] for p in tool_parts) == '{"a":1}'
+    assert chunks[-2]["choices"][0]["finish_reason"] == "tool_calls"
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["prompt_tokens"] == 15
+    assert chunks[-1]["usage"]["completion_tokens"] == 7 and conv.finished
+
+
+def test_chunks_become_a_well_formed_claude_event_sequence() -> None:
+    conv = anthropic.ChunksToEvents(model="gpt-4o", message_id="msg_x")
+    base = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o"}
+    chunks = [
+        {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]},
+        {**base, "choices": [{"index": 0, "delta": {"content": "Hi"}, "finish_reason": None}]},
+        {**base, "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
+                                                                     "function": {"name": "f", "arguments": ""}}]}}]},
+        {**base, "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": "{}"}}]}}]},
+        {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]},
+        {**base, "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}},
+    ]
+    events = [e for chunk in chunks for e in conv.on_chunk(chunk)] + conv.finish()
+    kinds = [k for k, _ in events]
+    assert kinds[0] == "message_start" and kinds[-2:] == ["message_delta", "message_stop"]
+    assert kinds.count("content_block_start") == kinds.count("content_block_stop") == 2
+    delta = events[-2][1]
+    assert delta["delta"]["stop_reason"] == "tool_use" and delta["usage"]["output_tokens"] == 4
+
+
+def test_reasoning_models_get_max_completion_tokens_developer_role_and_no_sampling() -> None:
+    body = {"model": "o1", "max_tokens": 100, "temperature": 0.2, "top_p": 0.5, "logprobs": True,
+            "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]}
+    out = reasoning.adapt(body, "o1", ChannelOptions(), stream=False)
+    assert out["max_completion_tokens"] == 100 and "max_tokens" not in out
+    assert not {"temperature", "top_p", "logprobs"} & set(out)
+    assert out["messages"][0]["role"] == "developer"
+    merged = reasoning.adapt(body, "o1-mini", ChannelOptions(), stream=False)
+    assert merged["messages"] == [{"role": "user", "content": "be brief\n\nhi"}]
+    kept = reasoning.adapt({**body, "temperature": 1}, "o3-mini", ChannelOptions(), stream=False)
+    assert kept["temperature"] == 1
+    custom = ChannelOptions(reasoning_models=("my-thinker",), no_stream_models=("my-thinker",))
+    assert reasoning.is_reasoning("my-thinker", custom) and not reasoning.is_reasoning("gpt-4o", custom)
+    streamed = reasoning.adapt({**body, "stream": True, "stream_options": {"include_usage": True}}, "my-thinker",
+                               custom, stream=True)
+    assert "stream" not in streamed and "stream_options" not in streamed
+
+
+def test_a_finished_answer_replays_as_chunks() -> None:
+    body = {"id": "x", "created": 1, "model": "o1", "usage": {"prompt_tokens": 1, "completion_tokens": 2},
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "done"}}]}
+    chunks = completion_chunks(body, include_usage=True)
+    assert chunks[0]["choices"][0]["delta"]["content"] == "done"
+    assert chunks[1]["choices"][0]["finish_reason"] == "stop"
+    assert chunks[2]["usage"] == body["usage"]
+
+
+@pytest.mark.parametrize("body, message", [
+    ({"messages": [{"role": "user", "content": "x"}], "n": 2}, "'n' must be 1"),
+    ({"messages": [{"role": "assistant", "content": None, "tool_calls": [
+        {"id": "a", "type": "function", "function": {"name": "f", "arguments": "not json"}}]}]}, "arguments"),
+    ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:nope"}}]}]},
+     "data URL"),
+    ({"messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {}}]}]}, "input_audio"),
+])
+def test_requests_claude_cannot_take_are_refused_clearly(body: dict[str, Any], message: str) -> None:
+    with pytest.raises(BadRequest, match=message):
+        anthropic.chat_to_messages({"model": "m", **body}, "claude-x")
