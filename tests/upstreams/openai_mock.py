@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import logging
 import threading
 import time
@@ -63,6 +64,10 @@ class MockOpenAI:
         self.reply_text: str | None = None
         self.hang_seconds = 30.0
         self.streams_finished_at: list[float] = []
+        self.reasoning_models: tuple[str, ...] = ("o1*", "o3*", "o4*")
+        self.system_refusing_models: tuple[str, ...] = ("o1-mini*",)
+        self.no_stream_models: tuple[str, ...] = ()
+        self.reasoning_tokens = 64
 
     @property
     def mode(self) -> str:
@@ -187,6 +192,11 @@ class MockOpenAI:
     def _authenticate(self, request: web.Request) -> None:
         auth = request.headers.get("Authorization", "")
         key = auth[7:] if auth.startswith("Bearer ") else ""
+        if request.path.startswith("/openai/deployments/"):
+            # Azure OpenAI: an api-key header and an api-version query parameter
+            key = request.headers.get("api-key", "")
+            if not request.query.get("api-version"):
+                raise wire.WireError(404, "Resource not found", code="404")
         if not key:
             raise wire.WireError(401, "You didn't provide an API key. You need to provide your API key in an "
                                       "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
@@ -196,8 +206,15 @@ class MockOpenAI:
             raise wire.WireError(401, f"Incorrect API key provided: {shown}. You can find your API key at "
                                       "https://platform.openai.com/account/api-keys.", code="invalid_api_key")
 
+    def knows(self, model: str) -> bool:
+        return any(fnmatch.fnmatchcase(model, m) for m in self.models)
+
     async def _route(self, request: web.Request, body: Any, serial: int, mode: str) -> web.StreamResponse:
         path, method = request.path, request.method
+        deployment = None
+        if path.startswith("/openai/deployments/"):
+            deployment, _, rest = path.removeprefix("/openai/deployments/").partition("/")
+            path = "/v1/" + rest
         if method == "GET" and path == "/v1/models":
             return _json({"object": "list", "data": [_model(m) for m in self.models]}, serial)
         if method == "GET" and path.startswith("/v1/models/"):
@@ -227,12 +244,19 @@ class MockOpenAI:
         if not model:
             raise wire.WireError(400, "Invalid 'model': empty string. Expected a string with minimum length 1.",
                                  param="model", code="empty_string")
-        if model not in self.models:
+        if deployment is not None and model != deployment:
+            raise wire.WireError(400, f"The model '{model}' does not match the deployment '{deployment}'.")
+        if not self.knows(model):
             raise _model_not_found(model)
         return await handler(request, body, serial, mode)
 
     async def _chat(self, request: web.Request, body: dict[str, Any], serial: int, mode: str) -> web.StreamResponse:
         wire.validate_chat(body)
+        model = body["model"]
+        if any(fnmatch.fnmatchcase(model, p) for p in self.reasoning_models):
+            wire.validate_reasoning(
+                body, refuses_system=any(fnmatch.fnmatchcase(model, p) for p in self.system_refusing_models),
+                can_stream=not any(fnmatch.fnmatchcase(model, p) for p in self.no_stream_models))
         text, finish = wire.answer_text(body, self.reply_text)
         call = wire.tool_call(body)
         prompt = wire.chat_prompt_tokens(body["messages"])
@@ -249,7 +273,12 @@ class MockOpenAI:
             finish = "tool_calls"
         logprobs = wire.logprobs_for(text, body.get("top_logprobs") or 0) if body.get("logprobs") and not call else None
         choices = [{"index": i, "message": message, "logprobs": logprobs, "finish_reason": finish} for i in range(n)]
-        return _json({**base, "choices": choices, "usage": wire.usage(prompt, completion * n)}, serial)
+        totals = wire.usage(prompt, completion * n)
+        if any(fnmatch.fnmatchcase(body["model"], p) for p in self.reasoning_models):
+            # reasoning models think before answering: those tokens are part of completion_tokens
+            totals = {**wire.usage(prompt, completion * n + self.reasoning_tokens),
+                      "completion_tokens_details": {"reasoning_tokens": self.reasoning_tokens}}
+        return _json({**base, "choices": choices, "usage": totals}, serial)
 
     async def _stream_chat(self, request: web.Request, body: dict[str, Any], base: dict[str, Any], text: str,
                            finish: str, call: dict[str, Any] | None, totals: dict[str, int],

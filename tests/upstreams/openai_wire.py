@@ -170,6 +170,31 @@ def validate_chat(body: dict[str, Any]) -> None:
         _positive_int(body, name)
 
 
+REASONING_UNSUPPORTED = ("top_p", "presence_penalty", "frequency_penalty", "logprobs", "top_logprobs",
+                         "logit_bias")
+
+
+def validate_reasoning(body: dict[str, Any], *, refuses_system: bool, can_stream: bool) -> None:
+    """What OpenAI's o-series refuse: max_tokens, sampling parameters, system roles on early o1 models."""
+    if "max_tokens" in body:
+        raise WireError(400, "Unsupported parameter: 'max_tokens' is not supported with this model. Use "
+                             "'max_completion_tokens' instead.", param="max_tokens", code="unsupported_parameter")
+    if body.get("temperature") not in (None, 1):
+        raise WireError(400, "Unsupported value: 'temperature' does not support 0.2 with this model. Only the "
+                             "default (1) value is supported.", param="temperature", code="unsupported_value")
+    for name in REASONING_UNSUPPORTED:
+        if name in body:
+            raise WireError(400, f"Unsupported parameter: '{name}' is not supported with this model.", param=name,
+                            code="unsupported_parameter")
+    for message in body["messages"]:
+        if message.get("role") == "system" or (refuses_system and message.get("role") == "developer"):
+            raise WireError(400, f"Unsupported value: 'messages[0].role' does not support '{message['role']}' with "
+                                 "this model.", param="messages[0].role", code="unsupported_value")
+    if body.get("stream") and not can_stream:
+        raise WireError(400, "Unsupported value: 'stream' does not support true with this model. Only the default "
+                             "(false) value is supported.", param="stream", code="unsupported_value")
+
+
 def validate_completions(body: dict[str, Any]) -> None:
     if "prompt" not in body:
         raise missing("prompt")
