@@ -51,7 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     ch = sub.add_parser("channel", help="upstream channels").add_subparsers(dest="verb", required=True)
     add = ch.add_parser("add")
     add.add_argument("--name", required=True)
-    add.add_argument("--type", default="openai")
+    add.add_argument("--type", default="openai", choices=["openai", "azure", "anthropic", "gemini"])
+    add.add_argument("--api-version", help="azure api-version / anthropic-version")
+    add.add_argument("--default-max-tokens", type=int, help="max_tokens for upstreams that require one")
+    add.add_argument("--reasoning-models", type=_csv, default=[], help="extra reasoning-model patterns")
+    add.add_argument("--no-stream-models", type=_csv, default=[], help="models that cannot stream upstream")
     add.add_argument("--base-url", required=True)
     add.add_argument("--key", action="append", required=True, dest="credentials", help="repeat to rotate keys")
     add.add_argument("--models", type=_csv, required=True, help="comma-separated; patterns like gpt-4-gizmo-*")
@@ -95,6 +99,9 @@ def _parser() -> argparse.ArgumentParser:
     pset.add_argument("--output", type=float, dest="output_per_1m", help="USD per 1M completion tokens")
     pset.add_argument("--ratio", type=float, default=1.0, dest="completion_ratio")
     pset.add_argument("--per-call", type=float, dest="per_call", help="USD per call")
+    pset.add_argument("--cache-read", type=float, dest="cache_read_per_1m", help="USD per 1M cached prompt tokens")
+    pset.add_argument("--cache-write", type=float, dest="cache_write_per_1m",
+                      help="USD per 1M prompt tokens written to cache")
     price.add_parser("list")
     return p
 
@@ -108,7 +115,9 @@ async def _run(op: Operator, args: argparse.Namespace) -> Any:
         ("channel", "add"): lambda: op.create_channel(s.ChannelIn(
             name=args.name, type=args.type, base_url=args.base_url, credentials=args.credentials,
             models=args.models, model_mapping=args.mapping, groups=args.groups, priority=args.priority,
-            weight=args.weight, timeout=args.timeout)),
+            weight=args.weight, timeout=args.timeout, options=s.ChannelOptionsIn(
+                api_version=args.api_version, default_max_tokens=args.default_max_tokens,
+                reasoning_models=args.reasoning_models, no_stream_models=args.no_stream_models))),
         ("channel", "list"): op.channels,
         ("channel", "test"): lambda: _test(op, args.id),
         ("channel", "disable"): lambda: op.update_channel(args.id, s.ChannelPatch(status="disabled")),
@@ -121,7 +130,8 @@ async def _run(op: Operator, args: argparse.Namespace) -> Any:
         ("user", "list"): op.users,
         ("user", "topup"): lambda: op.top_up(args.id, s.TopUp(amount=args.amount)),
         ("price", "set"): lambda: op.set_price(args.model, s.PriceIn(**_fields(
-            args, "input_per_1m", "output_per_1m", "completion_ratio", "per_call"))),
+            args, "input_per_1m", "output_per_1m", "completion_ratio", "per_call", "cache_read_per_1m",
+            "cache_write_per_1m"))),
         ("price", "list"): op.prices,
     }
     return await verbs[(args.area, args.verb)]()

@@ -138,6 +138,15 @@ def test_the_cli_sets_up_a_working_relay(tmp_path: Path, mock: MockOpenAI) -> No
     test = _cli(tmp_path, "channel", "test", str(channel["id"]))
     assert test.returncode == 0 and orjson.loads(test.stdout)["ok"] is True
     assert "cli-ch" in _cli(tmp_path, "channel", "list").stdout
+    claude = orjson.loads(_cli(tmp_path, "channel", "add", "--name", "cli-claude", "--type", "anthropic",
+                               "--base-url", "https://api.anthropic.com", "--key", "sk-ant-x", "--models",
+                               "claude-*", "--api-version", "2023-06-01", "--default-max-tokens", "2048").stdout)
+    assert claude["type"] == "anthropic" and claude["options"]["default_max_tokens"] == 2048
+    bad_type = _cli(tmp_path, "channel", "add", "--name", "x", "--type", "nope", "--base-url", "https://x",
+                    "--key", "k", "--models", "m")
+    assert bad_type.returncode == 2 and "invalid choice" in bad_type.stderr
+    assert orjson.loads(_cli(tmp_path, "price", "set", "claude-x", "--input", "3", "--cache-read", "0.3").stdout)[
+        "cache_read_per_1m"] == 0.3
     assert orjson.loads(_cli(tmp_path, "price", "set", "cli-model", "--per-call", "0.001").stdout)["per_call"] == 0.001
     key = orjson.loads(_cli(tmp_path, "key", "create", "--user", str(user["id"]), "--quota", "100000").stdout)
     listing = _cli(tmp_path, "key", "list").stdout
