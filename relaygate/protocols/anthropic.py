@@ -93,18 +93,26 @@ def chat_to_messages(body: JsonObject, model: str, *, default_max_tokens: int | 
         turns.insert(0, {"role": "user", "content": [{"type": "text", "text": "(continue)"}]})
     out: JsonObject = {"model": model, "messages": turns}  # type: ignore[dict-item]
     max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or default_max_tokens
-    out["max_tokens"] = max_tokens if isinstance(max_tokens, int) else DEFAULT_MAX_TOKENS
+    limit = max_tokens if isinstance(max_tokens, int) else DEFAULT_MAX_TOKENS
+    out["max_tokens"] = limit
     instruction = _format_instruction(body.get("response_format"))
     if instruction:
         system.append(instruction)
     if system:
         out["system"] = "\n\n".join(system)
-    temperature = body.get("temperature")
-    if isinstance(temperature, int | float) and not isinstance(temperature, bool):
-        out["temperature"] = min(1.0, max(0.0, float(temperature)))
-    for name in ("top_p", "top_k"):
-        if isinstance(body.get(name), int | float):
-            out[name] = body[name]
+    effort = body.get("reasoning_effort")
+    budget = c.THINKING_BUDGETS.get(effort) if isinstance(effort, str) else None
+    if budget is not None:
+        # extended thinking: the budget must fit under max_tokens, and sampling must stay at its defaults
+        out["thinking"] = {"type": "enabled", "budget_tokens": budget}
+        out["max_tokens"] = max(limit, budget + 1024)
+    else:
+        temperature = body.get("temperature")
+        if isinstance(temperature, int | float) and not isinstance(temperature, bool):
+            out["temperature"] = min(1.0, max(0.0, float(temperature)))
+        for name in ("top_p", "top_k"):
+            if isinstance(body.get(name), int | float):
+                out[name] = body[name]
     stops = c.stop_list(body.get("stop"))
     if stops:
         out["stop_sequences"] = stops  # type: ignore[assignment]

@@ -9,6 +9,9 @@ import orjson
 from relaygate.core.errors import BadRequest
 from relaygate.core.types import JsonObject, JsonValue, Usage
 
+THINKING_BUDGETS = {"low": 1024, "medium": 8192, "high": 24576}
+"""OpenAI's reasoning_effort as a thinking budget in tokens (Gemini's thinkingBudget, Claude's budget_tokens)."""
+
 _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)(?:;[^,;]*)*;base64,(?P<data>.*)$", re.DOTALL)
 
 

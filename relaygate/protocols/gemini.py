@@ -30,8 +30,7 @@ _CONFIG_FROM_CHAT = {"temperature": "temperature", "top_p": "topP", "top_k": "to
                      "presence_penalty": "presencePenalty", "frequency_penalty": "frequencyPenalty"}
 """Sampling fields with the same meaning on both sides (OpenAI name → Gemini generationConfig name)."""
 _MODES = {"auto": "AUTO", "required": "ANY", "none": "NONE"}
-THINKING_BUDGETS = {"low": 1024, "medium": 8192, "high": 24576}
-"""OpenAI's reasoning_effort as a Gemini thinking budget (the figures Google's OpenAI compatibility uses)."""
+
 
 
 # ---------------------------------------------------------------- usage
@@ -184,8 +183,8 @@ def _generation_config(body: JsonObject) -> JsonObject:
     if isinstance(n, int) and n > 1:
         config["candidateCount"] = n
     effort = body.get("reasoning_effort")
-    if isinstance(effort, str) and effort in THINKING_BUDGETS:
-        config["thinkingConfig"] = {"thinkingBudget": THINKING_BUDGETS[effort], "includeThoughts": True}
+    if isinstance(effort, str) and effort in c.THINKING_BUDGETS:
+        config["thinkingConfig"] = {"thinkingBudget": c.THINKING_BUDGETS[effort], "includeThoughts": True}
     fmt = body.get("response_format")
     if isinstance(fmt, dict) and fmt.get("type") in ("json_object", "json_schema"):
         config["responseMimeType"] = "application/json"
