@@ -8,7 +8,7 @@ from collections.abc import Callable
 import orjson
 from aiohttp import web
 
-from relaygate.core.errors import RateLimited, RelayError
+from relaygate.core.errors import RateLimited, RelayError, UpstreamClientError
 from relaygate.protocols import anthropic, gemini
 
 ErrorRenderer = Callable[[RelayError, str], web.Response]
@@ -32,8 +32,11 @@ def error_response(err: RelayError, request_id: str) -> web.Response:
 
 def anthropic_error_response(err: RelayError, request_id: str) -> web.Response:
     """Anthropic's error shape, for the /v1/messages front door."""
-    kind = err.type if err.type in anthropic.ERROR_STATUS_BY_TYPE else anthropic.ERROR_TYPE_BY_STATUS.get(
-        err.status, "api_error" if err.status >= 500 else "invalid_request_error")
+    if isinstance(err, UpstreamClientError) and err.type in anthropic.ERROR_STATUS_BY_TYPE:
+        kind = err.type  # a Claude upstream's own refusal, passed through
+    else:
+        kind = anthropic.ERROR_TYPE_BY_STATUS.get(
+            err.status, "api_error" if err.status >= 500 else "invalid_request_error")
     return _response(err, request_id, orjson.dumps({"type": "error", "error": {"type": kind, "message": err.message},
                                                     "request_id": request_id}))
 

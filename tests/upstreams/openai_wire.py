@@ -256,6 +256,16 @@ def answer_text(body: dict[str, Any], reply: str | None) -> tuple[str, str]:
     fmt = body.get("response_format") or {}
     text = JSON_REPLY if fmt.get("type") in ("json_object", "json_schema") else (
         DEFAULT_REPLY if reply is None else reply)
+    messages = body.get("messages") or []
+    results = []
+    for message in reversed(messages):  # the tool results that end the conversation, echoed back
+        if message.get("role") != "tool":
+            break
+        content = message.get("content")
+        results.insert(0, content if isinstance(content, str) else " ".join(
+            str(p.get("text", "")) for p in content or [] if isinstance(p, dict)))
+    if results and reply is None and fmt.get("type") not in ("json_object", "json_schema"):
+        text = "The tool said: " + "; ".join(results)
     limit = body.get("max_completion_tokens") or body.get("max_tokens")
     words = text.split()
     if isinstance(limit, int) and limit < len(words):
