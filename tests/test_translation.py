@@ -20,6 +20,7 @@ from relaygate.core.records import ChannelOptions
 from relaygate.protocols import anthropic, gemini
 from relaygate.protocols.content import completion_chunks
 from relaygate.providers import reasoning
+from tests.upstreams import anthropic_wire, gemini_wire
 
 FINISH_REASONS = {"stop", "length", "tool_calls", "content_filter", "function_call"}
 PNG = "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()
@@ -144,6 +145,7 @@ def check_gemini_request(req: dict[str, Any]) -> None:
 def test_any_valid_chat_request_becomes_a_valid_claude_request(body: dict[str, Any]) -> None:
     req = anthropic.chat_to_messages(body, "claude-x", default_max_tokens=None)
     check_anthropic_request(req)
+    anthropic_wire.validate_request(req)  # the strict mock upstream's own rules
     assert req["model"] == "claude-x"
     assert req["max_tokens"] == body.get("max_tokens", anthropic.DEFAULT_MAX_TOKENS)
     texts = [b["text"] for t in req["messages"] for b in t["content"] if b["type"] == "text"]
@@ -157,6 +159,7 @@ def test_any_valid_chat_request_becomes_a_valid_claude_request(body: dict[str, A
 def test_any_valid_chat_request_becomes_a_valid_gemini_request(body: dict[str, Any]) -> None:
     req = gemini.chat_to_request(body)
     check_gemini_request(req)
+    gemini_wire.validate(req)  # the strict mock upstream's own rules
     if "max_tokens" in body:
         assert req["generationConfig"]["maxOutputTokens"] == body["max_tokens"]
 

@@ -89,6 +89,7 @@ def chat_to_messages(body: JsonObject, model: str, *, default_max_tokens: int | 
             _append(turns, "assistant", _assistant_blocks(message))
         else:
             _append(turns, "user", [_user_block(p) for p in c.parts(message.get("content"))])
+    _trim_prefill(turns)
     if not turns or turns[0]["role"] != "user":
         turns.insert(0, {"role": "user", "content": [{"type": "text", "text": "(continue)"}]})
     out: JsonObject = {"model": model, "messages": turns}  # type: ignore[dict-item]
@@ -138,6 +139,17 @@ def _append(turns: list[JsonObject], role: str, blocks: list[JsonObject]) -> Non
         turns[-1]["content"].extend(blocks)  # type: ignore[union-attr]
     else:
         turns.append({"role": role, "content": list(blocks)})
+
+
+def _trim_prefill(turns: list[JsonObject]) -> None:
+    """A final assistant turn is a prefill, which Claude refuses to end in whitespace."""
+    if not turns or turns[-1]["role"] != "assistant":
+        return
+    blocks = turns[-1]["content"]
+    assert isinstance(blocks, list)
+    last = blocks[-1]
+    if isinstance(last, dict) and last.get("type") == "text":
+        last["text"] = str(last.get("text") or "").rstrip()
 
 
 def _user_block(part: JsonObject) -> JsonObject:

@@ -88,6 +88,8 @@ def chat_to_request(body: JsonObject) -> JsonObject:
             _append(contents, "user", [_user_part(p) for p in c.parts(message.get("content"))])
     if not contents:
         raise BadRequest("The conversation has no user or assistant content to send.", param="messages")
+    if contents[0]["role"] == "model":  # Gemini wants a user turn before the model's (function calls above all)
+        contents.insert(0, {"role": "user", "parts": [{"text": "(continue)"}]})
     out: JsonObject = {"contents": contents}  # type: ignore[dict-item]
     if system:
         out["systemInstruction"] = {"parts": [{"text": "\n\n".join(system)}]}
