@@ -12,9 +12,12 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy import event
 
+from relaygate.billing.ledger import Ledger
 from relaygate.config import Settings
 from relaygate.server.app import create_app
 from relaygate.server.state import SERVICES
+from relaygate.store import tables
+from relaygate.store.database import Database
 from tests.conftest import ADMIN_KEY, UPSTREAM_KEY, free_port
 from tests.upstreams.openai_mock import MockOpenAI
 
@@ -68,3 +71,42 @@ def test_a_relayed_request_costs_one_upstream_call_and_a_bounded_number_of_state
     assert statements["UPDATE"] <= 4 * REQUESTS, statements
     assert statements["INSERT"] <= REQUESTS, statements
     assert sum(statements.values()) <= 9 * REQUESTS, statements
+
+
+async def _reserve_together(tmp_path: Path, amounts: list[int], quota: int) -> tuple[list[bool], int, Counter[str]]:
+    """Reserve `amounts` concurrently on one key through the real ledger; which succeeded, what is left,
+    and the UPDATE statements the ledger ran."""
+    db = Database(f"sqlite:///{tmp_path}/ledger.db")
+    db.migrate()
+    with db.engine.begin() as conn:
+        conn.execute(tables.users.insert().values(id=1, name="u", balance=10**6, created_at=0))
+        conn.execute(tables.keys.insert().values(id=1, user_id=1, key_hash="h", key_hint="sk-…", remain_quota=quota,
+                                                 created_at=0))
+    statements: Counter[str] = Counter()
+
+    def trace(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+        dbapi_conn.set_trace_callback(lambda sql: statements.update([sql.split()[0].upper()]))
+
+    event.listen(db.engine, "connect", trace)
+    db.engine.dispose()
+    ledger = Ledger(db)
+    outcomes = await asyncio.gather(*(ledger.reserve(1, 1, a, key_limited=True) for a in amounts),
+                                    return_exceptions=True)
+    with db.engine.begin() as conn:
+        left = int(conn.exec_driver_sql("SELECT remain_quota FROM keys WHERE id = 1").scalar_one())
+    db.close()
+    return [not isinstance(o, BaseException) for o in outcomes], left, statements
+
+
+def test_concurrent_reservations_on_one_key_share_one_statement(tmp_path: Path) -> None:
+    ok, left, statements = asyncio.run(_reserve_together(tmp_path, [10] * 30, quota=1000))
+    assert all(ok) and left == 700
+    # One batch: the first reservation runs alone, the 29 queued behind it are taken as one sum
+    # (key and user: two UPDATEs per batch, not two per request).
+    assert statements["UPDATE"] <= 4, statements
+
+
+def test_reservations_whose_sum_does_not_fit_fall_back_to_one_by_one(tmp_path: Path) -> None:
+    ok, left, _ = asyncio.run(_reserve_together(tmp_path, [10] * 30, quota=125))
+    assert sum(ok) == 12 and left == 5
+    assert sum(ok) * 10 + left == 125

@@ -168,10 +168,25 @@ def _batch_runner(batch: list[_Op]) -> Callable[[Connection], list[int | str | B
             results[i] = charged
         sql.apply(key_sums, user_sums)
         sql.insert_logs(rows)
-        for i, op in enumerate(batch):
-            if op.kind == "reserve" and op.reservation is not None:
-                r = op.reservation
-                results[i] = sql.reserve(r.key_id, r.user_id, r.amount, r.key_limited)
+        _reserve_grouped(sql, batch, results)
         return [results[i] for i in range(len(batch))]
 
     return run
+
+
+def _reserve_grouped(sql: LedgerStatements, batch: list[_Op],
+                     results: dict[int, int | str | BaseException | None]) -> None:
+    """Reservations of one key and user are taken in one conditional statement for their sum; when the sum
+    does not fit, each is tried on its own in order, so a group ends as it would one by one."""
+    groups: dict[tuple[int, int, bool], list[tuple[int, Reservation]]] = {}
+    for i, op in enumerate(batch):
+        if op.kind == "reserve" and op.reservation is not None:
+            r = op.reservation
+            groups.setdefault((r.key_id, r.user_id, r.key_limited), []).append((i, r))
+    for (key_id, user_id, key_limited), members in groups.items():
+        if len(members) > 1 and sql.reserve(key_id, user_id, sum(r.amount for _, r in members), key_limited) is None:
+            for i, _ in members:
+                results[i] = None
+            continue
+        for i, r in members:
+            results[i] = sql.reserve(key_id, user_id, r.amount, key_limited)
