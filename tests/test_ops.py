@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 import httpx2 as httpx
 
+from relaygate.store.database import HEAD_REVISION, MIGRATIONS
 from tests.conftest import Relaygate, Tenant, make_tenant
 from tests.upstreams.openai_mock import MockOpenAI
 
@@ -114,3 +117,22 @@ def test_two_workers_share_the_port(tmp_path: Path, postgres_url: str, mock: Moc
     finally:
         assert rg.stop() == 0
         rg.close()
+
+
+def test_head_revision_is_alembics_head() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(cfg).get_current_head() == HEAD_REVISION
+
+
+def test_a_migrated_database_starts_without_importing_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/store.db"
+    probe = ("import sys; from relaygate.store.database import Database; db = Database(sys.argv[1]); "
+             "before = db.revision(); db.migrate(); print(before, db.revision(), 'alembic' in sys.modules)")
+    first = subprocess.run([sys.executable, "-c", probe, url], capture_output=True, text=True, check=True)
+    assert first.stdout.split() == ["None", HEAD_REVISION, "True"]
+    again = subprocess.run([sys.executable, "-c", probe, url], capture_output=True, text=True, check=True)
+    assert again.stdout.split() == [HEAD_REVISION, HEAD_REVISION, "False"]

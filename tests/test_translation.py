@@ -302,3 +302,12 @@ def test_a_finished_answer_replays_as_chunks() -> None:
 def test_requests_claude_cannot_take_are_refused_clearly(body: dict[str, Any], message: str) -> None:
     with pytest.raises(BadRequest, match=message):
         anthropic.chat_to_messages({"model": "m", **body}, "claude-x")
+
+
+def test_whitespace_only_stop_sequences_are_dropped_for_claude() -> None:
+    # found by the property above: Claude refuses a stop sequence with no visible character
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stop": [" ", "\n", "END"]}
+    req = anthropic.chat_to_messages(body, "claude-x")
+    anthropic_wire.validate_request(req)
+    assert req["stop_sequences"] == ["END"]
+    assert "stop_sequences" not in anthropic.chat_to_messages({**body, "stop": " "}, "claude-x")

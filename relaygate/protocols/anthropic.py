@@ -114,7 +114,8 @@ def chat_to_messages(body: JsonObject, model: str, *, default_max_tokens: int | 
         for name in ("top_p", "top_k"):
             if isinstance(body.get(name), int | float):
                 out[name] = body[name]
-    stops = c.stop_list(body.get("stop"))
+    # Claude refuses whitespace-only stop sequences; they cannot be honoured there, so they are dropped.
+    stops = [s for s in c.stop_list(body.get("stop")) if s.strip()]
     if stops:
         out["stop_sequences"] = stops  # type: ignore[assignment]
     if isinstance(body.get("user"), str):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -79,6 +80,11 @@ async def _lifespan(app: web.Application, settings: Settings, bootstrap: bool) -
     app[SERVICES] = Services(settings, db, catalogs, ledger, upstream, relay, operator, metrics)
     tasks = [loop.create_task(catalogs.poll_forever()), loop.create_task(prober.run_forever()),
              loop.create_task(db.checkpoint_forever())]
+    # Everything built so far lives as long as the process: move it out of the collector's sight, so a full
+    # collection under load scans only what requests allocate (without this, one takes tens of ms and
+    # shows up as the p99 of every load test).
+    gc.collect()
+    gc.freeze()
     if first_key is not None:
         print(f"relaygate: created the admin; its key is shown this once: {first_key}", file=sys.stdout,
               flush=True)
