@@ -263,8 +263,8 @@ class MockAnthropic:
                     await resp.write(_sse("error", wire.stream_error_event()))
                     await resp.write_eof()
                     return resp
+            self.streams_finished_at.append(time.monotonic())  # before the end reaches the client
             await resp.write_eof()
-            self.streams_finished_at.append(time.monotonic())
         except ConnectionError:
             pass
         return resp

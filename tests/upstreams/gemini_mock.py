@@ -282,9 +282,9 @@ class MockGemini:
                         return await _reset(request, resp)
                     await resp.write(b"data: " + orjson.dumps(wire.internal_error().body()) + b"\r\n\r\n")
                     break
-            await resp.write_eof()
-            if cut_after is None:
+            if cut_after is None:  # noted before the end reaches the client, which may look right after
                 self.streams_finished_at.append(time.monotonic())
+            await resp.write_eof()
         except ConnectionError:
             pass
         return resp

@@ -354,9 +354,9 @@ class MockOpenAI:
                 await resp.write(b"data: " + orjson.dumps(event) + b"\n\n")
                 if cut_after is not None and i + 1 >= cut_after:
                     return await _reset(request, resp)
+            self.streams_finished_at.append(time.monotonic())  # before the end reaches the client
             await resp.write(b"data: [DONE]\n\n")
             await resp.write_eof()
-            self.streams_finished_at.append(time.monotonic())
         except ConnectionError:
             pass
         return resp
