@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from relaygate.core.errors import BadRequest
 from relaygate.core.records import ChannelOptions
-from relaygate.protocols import anthropic, gemini
+from relaygate.protocols import anthropic, content, gemini
 from relaygate.protocols.content import completion_chunks
 from relaygate.providers import reasoning
 from tests.upstreams import anthropic_wire, gemini_wire
@@ -311,3 +311,35 @@ def test_whitespace_only_stop_sequences_are_dropped_for_claude() -> None:
     anthropic_wire.validate_request(req)
     assert req["stop_sequences"] == ["END"]
     assert "stop_sequences" not in anthropic.chat_to_messages({**body, "stop": " "}, "claude-x")
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+                               st.sampled_from(["usage", "a", "b"]), inner, max_size=3), max_leaves=8)
+
+
+@SETTINGS
+@given(st.dictionaries(st.sampled_from(["usage", "data", "choices", "id", "x"]), json_values, max_size=4),
+       st.dictionaries(st.sampled_from(["prompt_tokens", "total_tokens"]), st.integers(0, 10**6), max_size=2),
+       st.booleans(), st.booleans())
+def test_trailing_usage_is_the_top_level_usage_or_nothing(body: dict[str, Any], usage: dict[str, Any],
+                                                          put_usage: bool, spaced: bool) -> None:
+    if put_usage:
+        body.pop("usage", None)
+        body["usage"] = usage
+    raw = orjson.dumps(body, option=orjson.OPT_INDENT_2 if spaced else 0)
+    found = content.trailing_usage(raw)
+    assert found is None or found == body.get("usage")
+    if put_usage:  # the layout OpenAI-compatible servers write is always found
+        assert found == usage
+
+
+def test_trailing_usage_reads_an_embeddings_answer_without_parsing_the_vectors() -> None:
+    raw = (b'{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.1,-0.2,' + b"0.3," * 1500
+           + b'0.4]}],"model":"text-embedding-3-small","usage":{"prompt_tokens":5,"total_tokens":5}}\n')
+    assert content.trailing_usage(raw) == {"prompt_tokens": 5, "total_tokens": 5}
+    # usage not last, nested, or the body is not an object: not certain, so None (the caller parses it all)
+    assert content.trailing_usage(b'{"usage":{"prompt_tokens":1},"id":"x"}') is None
+    assert content.trailing_usage(b'{"x":{"usage":{"prompt_tokens":1}}}') is None
+    assert content.trailing_usage(b'["usage",{"usage":{"a":1}}]') is None
+    assert content.trailing_usage(b'{"text":"\\"usage\\": {\\"a\\": 1}"}') is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import orjson
@@ -99,6 +100,29 @@ def parse_usage(value: JsonValue) -> Usage | None:
         if isinstance(cached.get("cache_creation_tokens"), int):
             usage.cache_write_tokens = cached["cache_creation_tokens"]  # type: ignore[assignment]
     return usage
+
+
+_USAGE_MEMBER = re.compile(rb'"usage"\s*:\s*(?={)')
+_DECODER = json.JSONDecoder()
+
+
+def trailing_usage(raw: bytes) -> JsonObject | None:
+    """The top-level `usage` of a JSON answer when it is the object's last member (where OpenAI-compatible servers
+    put it), read without parsing the rest: an embeddings answer is mostly floats, and parsing them all costs more
+    than the rest of relaying it. None whenever that shape is not certain; the caller then parses the whole body."""
+    at = raw.rfind(b'"usage"')
+    if at < 0 or raw.lstrip()[:1] != b"{":
+        return None
+    member = _USAGE_MEMBER.match(raw, at)
+    if member is None:
+        return None
+    try:
+        tail = raw[member.end():].decode()
+        value, end = _DECODER.raw_decode(tail)
+    except ValueError:
+        return None
+    # exactly the top-level object's closing brace after it: the member is the last one, at depth one
+    return value if isinstance(value, dict) and tail[end:].strip() == "}" else None
 
 
 def openai_usage(usage: Usage) -> JsonObject:

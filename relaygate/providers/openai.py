@@ -8,7 +8,7 @@ import orjson
 
 from relaygate.core.records import ChannelRecord
 from relaygate.core.types import Dialect, Endpoint, JsonObject, Usage
-from relaygate.protocols.content import parse_usage
+from relaygate.protocols.content import parse_usage, trailing_usage
 from relaygate.protocols.sse import DONE, SSEBuffer, event_data
 from relaygate.providers import reasoning
 from relaygate.providers.base import Answer, CallSpec, UpstreamRefusal, UpstreamRequest
@@ -136,6 +136,9 @@ class OpenAIProvider:
                 {"Authorization": "Bearer " + credential, "Content-Type": _JSON})
 
     def answer(self, call: CallSpec, raw: bytes) -> Answer:
+        usage = trailing_usage(raw)
+        if usage is not None:
+            return Answer(raw, parse_usage(usage))
         obj = orjson.loads(raw)
         if not isinstance(obj, dict):
             raise ValueError("the upstream answer is not a JSON object")
