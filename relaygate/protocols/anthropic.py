@@ -432,7 +432,7 @@ class EventsToChunks:
     include_usage: bool
     usage: Usage | None = None
     finished: bool = False
-    error: JsonObject | None = None
+    failure: str | None = None
     text: list[str] = field(default_factory=list)
     _id: str = ""
     _model: str = ""
@@ -466,7 +466,8 @@ class EventsToChunks:
             return []
         if kind == "error":
             error = data.get("error")
-            self.error = error if isinstance(error, dict) else {"type": "api_error", "message": "stream error"}
+            detail = (error.get("message") or error.get("type")) if isinstance(error, dict) else None
+            self.failure = str(detail or "stream error")
         return []
 
     def _delta(self, data: JsonObject) -> list[JsonObject]:

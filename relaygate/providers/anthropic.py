@@ -11,10 +11,10 @@ import orjson
 
 from relaygate.core.errors import BadRequest
 from relaygate.core.records import ChannelRecord
-from relaygate.core.types import Dialect, Endpoint, JsonObject, Usage
+from relaygate.core.types import Dialect, Endpoint, JsonObject
 from relaygate.protocols import anthropic as wire
 from relaygate.protocols.sse import DONE, SSEBuffer, event_data, event_type, frame
-from relaygate.providers.base import Answer, CallSpec, UpstreamRefusal, UpstreamRequest
+from relaygate.providers.base import Answer, CallSpec, ConvertedStream, UpstreamRefusal, UpstreamRequest
 from relaygate.providers.openai import api_root
 
 
@@ -35,27 +35,14 @@ def _events(data: bytes, sse: SSEBuffer) -> list[tuple[bytes, str, JsonObject | 
     return out
 
 
-class ClaudeToOpenAIStream:
+class ClaudeToOpenAIStream(ConvertedStream):
     """Claude events → OpenAI chunks."""
 
     dialect = Dialect.OPENAI
 
     def __init__(self, *, include_usage: bool) -> None:
-        self._sse = SSEBuffer()
         self._conv = wire.EventsToChunks(created=int(time.time()), include_usage=include_usage)
-
-    @property
-    def usage(self) -> Usage | None:
-        return self._conv.usage
-
-    @property
-    def finished(self) -> bool:
-        return self._conv.finished
-
-    @property
-    def failure(self) -> str | None:
-        error = self._conv.error
-        return None if error is None else str(error.get("message") or error.get("type") or "stream error")
+        super().__init__(self._conv)
 
     def feed(self, data: bytes) -> bytes:
         out: list[bytes] = []
@@ -64,35 +51,19 @@ class ClaudeToOpenAIStream:
                 out.extend(frame(orjson.dumps(chunk)) for chunk in self._conv.on_event(kind, obj))
         return b"".join(out)
 
-    def generated_text(self) -> str:
-        return "".join(self._conv.text)
-
     def finish(self) -> bytes:
         return DONE
 
 
-class ClaudePassthroughStream:
+class ClaudePassthroughStream(ConvertedStream):
     """Claude events relayed unchanged to a Messages API client, usage noted; message_stop held back."""
 
     dialect = Dialect.ANTHROPIC
 
     def __init__(self) -> None:
-        self._sse = SSEBuffer()
         self._conv = wire.EventsToChunks(created=0, include_usage=False)
+        super().__init__(self._conv)
         self._tail = b""
-
-    @property
-    def usage(self) -> Usage | None:
-        return self._conv.usage
-
-    @property
-    def finished(self) -> bool:
-        return self._conv.finished
-
-    @property
-    def failure(self) -> str | None:
-        error = self._conv.error
-        return None if error is None else str(error.get("message") or error.get("type") or "stream error")
 
     def feed(self, data: bytes) -> bytes:
         out: list[bytes] = []
@@ -104,9 +75,6 @@ class ClaudePassthroughStream:
             elif kind != "error":
                 out.append(event + b"\n\n")
         return b"".join(out)
-
-    def generated_text(self) -> str:
-        return "".join(self._conv.text)
 
     def finish(self) -> bytes:
         return self._tail

@@ -7,6 +7,7 @@ from typing import Protocol
 
 from relaygate.core.records import ChannelRecord
 from relaygate.core.types import Dialect, Endpoint, JsonObject, Usage
+from relaygate.protocols.sse import SSEBuffer
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,39 @@ class UpstreamRefusal:
     type: str
     code: str | None
     param: str | None
+
+
+class StreamState(Protocol):
+    """What a protocols converter notes while it reads a stream."""
+
+    usage: Usage | None
+    finished: bool
+    failure: str | None
+    text: list[str]
+
+
+class ConvertedStream:
+    """The common half of the translators that lean on a protocols converter: usage, end, failure and text are
+    read off it; a subclass feeds it and says what to forward."""
+
+    def __init__(self, state: StreamState) -> None:
+        self._sse = SSEBuffer()
+        self._state = state
+
+    @property
+    def usage(self) -> Usage | None:
+        return self._state.usage
+
+    @property
+    def finished(self) -> bool:
+        return self._state.finished
+
+    @property
+    def failure(self) -> str | None:
+        return self._state.failure
+
+    def generated_text(self) -> str:
+        return "".join(self._state.text)
 
 
 class StreamTranslator(Protocol):

@@ -12,10 +12,10 @@ import orjson
 
 from relaygate.core.errors import BadRequest
 from relaygate.core.records import ChannelRecord
-from relaygate.core.types import Dialect, Endpoint, JsonObject, Usage
+from relaygate.core.types import Dialect, Endpoint, JsonObject
 from relaygate.protocols import gemini as wire
 from relaygate.protocols.sse import DONE, SSEBuffer, event_data, frame
-from relaygate.providers.base import Answer, CallSpec, UpstreamRefusal, UpstreamRequest
+from relaygate.providers.base import Answer, CallSpec, ConvertedStream, UpstreamRefusal, UpstreamRequest
 
 
 def api_root(base_url: str) -> str:
@@ -38,60 +38,33 @@ def _responses(data: bytes, sse: SSEBuffer) -> list[tuple[bytes, JsonObject]]:
     return out
 
 
-class GeminiToOpenAIStream:
+class GeminiToOpenAIStream(ConvertedStream):
     """Gemini stream responses → OpenAI chunks."""
 
     dialect = Dialect.OPENAI
 
     def __init__(self, model: str, *, include_usage: bool) -> None:
-        self._sse = SSEBuffer()
         self._conv = wire.ResponsesToChunks(model=model, created=int(time.time()), id=f"chatcmpl-{time.time_ns():x}",
                                             include_usage=include_usage)
-
-    @property
-    def usage(self) -> Usage | None:
-        return self._conv.usage
-
-    @property
-    def finished(self) -> bool:
-        return self._conv.finished
-
-    @property
-    def failure(self) -> str | None:
-        return self._conv.failure
+        super().__init__(self._conv)
 
     def feed(self, data: bytes) -> bytes:
         return b"".join(frame(orjson.dumps(chunk)) for _, obj in _responses(data, self._sse)
                         for chunk in self._conv.on_response(obj))
 
-    def generated_text(self) -> str:
-        return "".join(self._conv.text)
-
     def finish(self) -> bytes:
         return DONE
 
 
-class GeminiPassthroughStream:
+class GeminiPassthroughStream(ConvertedStream):
     """Gemini responses relayed unchanged to a Gemini-format client; the final one held until billed."""
 
     dialect = Dialect.GEMINI
 
     def __init__(self, model: str) -> None:
-        self._sse = SSEBuffer()
         self._conv = wire.ResponsesToChunks(model=model, created=0, id="", include_usage=False)
+        super().__init__(self._conv)
         self._tail = b""
-
-    @property
-    def usage(self) -> Usage | None:
-        return self._conv.usage
-
-    @property
-    def finished(self) -> bool:
-        return self._conv.finished
-
-    @property
-    def failure(self) -> str | None:
-        return self._conv.failure
 
     def feed(self, data: bytes) -> bytes:
         out: list[bytes] = []
@@ -104,9 +77,6 @@ class GeminiPassthroughStream:
             else:
                 out.append(event + b"\r\n\r\n")
         return b"".join(out)
-
-    def generated_text(self) -> str:
-        return "".join(self._conv.text)
 
     def finish(self) -> bytes:
         return self._tail
