@@ -5,17 +5,16 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import logging
-import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 import orjson
 from aiohttp import web
 
 from tests.upstreams import anthropic_wire as wire
+from tests.upstreams.server import MockServer, reset_connection
 
 MODES = ("ok", "500", "529", "429", "401", "400", "timeout", "reset", "stream_cut", "stream_error")
 
@@ -33,7 +32,7 @@ class RecordedRequest:
     json: Any
 
 
-class MockAnthropic:
+class MockAnthropic(MockServer):
     """Behaviour is set by attributes and by one-shot `fail_next` modes.
 
     mode / fail_next: "ok"; "500" api_error; "529" overloaded_error; "429" rate_limit_error with retry-after;
@@ -45,21 +44,17 @@ class MockAnthropic:
     usage), `stream_chunks` text deltas per text block, `stream_delay` seconds between events.
     """
 
+    NAME = "MockAnthropic"
+    MODES = MODES
+
     def __init__(self, *, api_keys: Iterable[str] = ("sk-upstream-test",),
                  models: Iterable[str] = ("claude-3-5-sonnet-20241022", "claude-3-5-haiku-20241022",
                                           "claude-sonnet-4-20250514")) -> None:
         self.api_keys = frozenset(api_keys)
         self.models = list(models)
+        super().__init__()
         self.requests: list[RecordedRequest] = []
-        self._lock = threading.Lock()
-        self._queued: list[str] = []
         self._serial = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-        self._startup_error: BaseException | None = None
-        self._port = 0
-        self._mode = "ok"
         self.reset()
 
     def reset(self) -> None:
@@ -78,96 +73,9 @@ class MockAnthropic:
         self.cache_creation_tokens = 0
 
     @property
-    def mode(self) -> str:
-        return self._mode
-
-    @mode.setter
-    def mode(self, value: str) -> None:
-        _check_modes(value)
-        self._mode = value
-
-    def fail_next(self, *modes: str) -> None:
-        _check_modes(*modes)
-        with self._lock:
-            self._queued.extend(modes)
-
-    def count(self, path_suffix: str) -> int:
-        with self._lock:
-            return sum(1 for r in self.requests if r.path.endswith(path_suffix))
-
-    @property
-    def port(self) -> int:
-        return self._port
-
-    @property
     def base_url(self) -> str:
         """What the anthropic SDK takes as base_url: the API paths (/v1/messages) are appended to it."""
         return f"http://127.0.0.1:{self._port}"
-
-    def start(self) -> MockAnthropic:
-        if self._thread is not None:
-            return self
-        ready = threading.Event()
-        self._startup_error = None
-        self._thread = threading.Thread(target=self._serve, args=(ready,), name="mock-anthropic", daemon=True)
-        self._thread.start()
-        if not ready.wait(15):
-            raise RuntimeError("MockAnthropic did not start within 15 s")
-        if self._startup_error is not None:
-            self._thread.join(5)
-            self._thread = None
-            raise RuntimeError("MockAnthropic failed to start") from self._startup_error
-        return self
-
-    def stop(self) -> None:
-        loop, runner, thread = self._loop, self._runner, self._thread
-        if loop is None or runner is None or thread is None:
-            return
-        try:
-            asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(15)
-        finally:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(15)
-            self._loop, self._runner, self._thread = None, None, None
-
-    def __enter__(self) -> MockAnthropic:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
-
-    def _serve(self, ready: threading.Event) -> None:
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        try:
-            app = web.Application(client_max_size=64 * 1024 * 1024)
-            app.router.add_route("*", "/{tail:.*}", self._handle)
-            runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2, handler_cancellation=True)
-            loop.run_until_complete(runner.setup())
-            loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", 0).start())
-            self._port = int(runner.addresses[0][1])
-            self._loop, self._runner = loop, runner
-        except BaseException as exc:
-            self._startup_error = exc
-            loop.close()
-            ready.set()
-            return
-        ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            pending = asyncio.all_tasks(loop)
-            for task in pending:
-                task.cancel()
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.run_until_complete(loop.shutdown_default_executor())
-            loop.close()
-
-    def _next_mode(self) -> str:
-        with self._lock:
-            return self._queued.pop(0) if self._queued else self._mode
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
@@ -190,7 +98,7 @@ class MockAnthropic:
             if mode == "timeout":
                 await asyncio.sleep(self.hang_seconds)
             elif mode == "reset":
-                return await _reset(request)
+                return await reset_connection(request)
             return await self._route(request, parsed, serial, mode)
         except wire.WireError as err:
             return _json(err.body(_request_id(serial)), serial, status=err.status, headers=err.headers)
@@ -258,7 +166,7 @@ class MockAnthropic:
                     await asyncio.sleep(self.stream_delay)
                 await resp.write(_sse(name, data))
                 if i + 1 >= wire.STREAM_CUT_AFTER and mode == "stream_cut":
-                    return await _reset(request, resp)
+                    return await reset_connection(request, resp)
                 if i + 1 >= wire.STREAM_CUT_AFTER and mode == "stream_error":
                     await resp.write(_sse("error", wire.stream_error_event()))
                     await resp.write_eof()
@@ -270,27 +178,12 @@ class MockAnthropic:
         return resp
 
 
-def _check_modes(*modes: str) -> None:
-    unknown = [m for m in modes if m not in MODES]
-    if unknown:
-        raise ValueError(f"unknown MockAnthropic modes {unknown}; known: {', '.join(MODES)}")
-
-
 def _request_id(serial: int) -> str:
     return f"req_mock{serial}"
 
 
 def _sse(name: str, data: dict[str, Any]) -> bytes:
     return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
-
-
-async def _reset(request: web.Request, resp: web.StreamResponse | None = None) -> web.StreamResponse:
-    """Abort the TCP connection; aiohttp then cancels this handler, so nothing more is written."""
-    transport = request.transport
-    if transport is not None:
-        transport.abort()
-    await asyncio.sleep(5)
-    return resp if resp is not None else web.Response(status=500)
 
 
 def _json(obj: Any, serial: int, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:

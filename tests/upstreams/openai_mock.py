@@ -5,17 +5,16 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import logging
-import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 import orjson
 from aiohttp import web
 
 from tests.upstreams import openai_wire as wire
+from tests.upstreams.server import MockServer, reset_connection
 
 MODES = ("ok", "500", "429", "401", "400", "timeout", "reset", "stream_cut")
 
@@ -35,23 +34,19 @@ class RecordedRequest:
     json: Any
 
 
-class MockOpenAI:
+class MockOpenAI(MockServer):
     """Behaviour is set by attributes (`mode`, `stream_delay`, …) and by one-shot `fail_next` modes."""
+
+    NAME = "MockOpenAI"
+    MODES = MODES
 
     def __init__(self, *, api_keys: Iterable[str] = ("sk-upstream-test",),
                  models: Iterable[str] = ("gpt-4o-mini", "gpt-4o", "text-embedding-3-small")) -> None:
         self.api_keys = frozenset(api_keys)
         self.models = list(models)
+        super().__init__()
         self.requests: list[RecordedRequest] = []
-        self._lock = threading.Lock()
-        self._queued: list[str] = []
         self._serial = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-        self._startup_error: BaseException | None = None
-        self._port = 0
-        self._mode = "ok"
         self.reset()
 
     def reset(self) -> None:
@@ -70,95 +65,8 @@ class MockOpenAI:
         self.reasoning_tokens = 64
 
     @property
-    def mode(self) -> str:
-        return self._mode
-
-    @mode.setter
-    def mode(self, value: str) -> None:
-        _check_modes(value)
-        self._mode = value
-
-    def fail_next(self, *modes: str) -> None:
-        _check_modes(*modes)
-        with self._lock:
-            self._queued.extend(modes)
-
-    def count(self, path_suffix: str) -> int:
-        with self._lock:
-            return sum(1 for r in self.requests if r.path.endswith(path_suffix))
-
-    @property
-    def port(self) -> int:
-        return self._port
-
-    @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self._port}/v1"
-
-    def start(self) -> MockOpenAI:
-        if self._thread is not None:
-            return self
-        ready = threading.Event()
-        self._startup_error = None
-        self._thread = threading.Thread(target=self._serve, args=(ready,), name="mock-openai", daemon=True)
-        self._thread.start()
-        if not ready.wait(15):
-            raise RuntimeError("MockOpenAI did not start within 15 s")
-        if self._startup_error is not None:
-            self._thread.join(5)
-            self._thread = None
-            raise RuntimeError("MockOpenAI failed to start") from self._startup_error
-        return self
-
-    def stop(self) -> None:
-        loop, runner, thread = self._loop, self._runner, self._thread
-        if loop is None or runner is None or thread is None:
-            return
-        try:
-            asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(15)
-        finally:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(15)
-            self._loop, self._runner, self._thread = None, None, None
-
-    def __enter__(self) -> MockOpenAI:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
-
-    def _serve(self, ready: threading.Event) -> None:
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        try:
-            app = web.Application(client_max_size=64 * 1024 * 1024)
-            app.router.add_route("*", "/{tail:.*}", self._handle)
-            runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2, handler_cancellation=True)
-            loop.run_until_complete(runner.setup())
-            loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", 0).start())
-            self._port = int(runner.addresses[0][1])
-            self._loop, self._runner = loop, runner
-        except BaseException as exc:
-            self._startup_error = exc
-            loop.close()
-            ready.set()
-            return
-        ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            pending = asyncio.all_tasks(loop)
-            for task in pending:
-                task.cancel()
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.run_until_complete(loop.shutdown_default_executor())
-            loop.close()
-
-    def _next_mode(self) -> str:
-        with self._lock:
-            return self._queued.pop(0) if self._queued else self._mode
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
@@ -181,7 +89,7 @@ class MockOpenAI:
             if mode == "timeout":
                 await asyncio.sleep(self.hang_seconds)
             elif mode == "reset":
-                return await _reset(request)
+                return await reset_connection(request)
             return await self._route(request, parsed, serial, mode)
         except wire.WireError as err:
             return _json(err.body(), serial, status=err.status, headers=err.headers)
@@ -353,28 +261,13 @@ class MockOpenAI:
                     await asyncio.sleep(self.stream_delay)
                 await resp.write(b"data: " + orjson.dumps(event) + b"\n\n")
                 if cut_after is not None and i + 1 >= cut_after:
-                    return await _reset(request, resp)
+                    return await reset_connection(request, resp)
             self.streams_finished_at.append(time.monotonic())  # before the end reaches the client
             await resp.write(b"data: [DONE]\n\n")
             await resp.write_eof()
         except ConnectionError:
             pass
         return resp
-
-
-def _check_modes(*modes: str) -> None:
-    unknown = [m for m in modes if m not in MODES]
-    if unknown:
-        raise ValueError(f"unknown MockOpenAI modes {unknown}; known: {', '.join(MODES)}")
-
-
-async def _reset(request: web.Request, resp: web.StreamResponse | None = None) -> web.StreamResponse:
-    """Abort the TCP connection; aiohttp then cancels this handler, so nothing more is written."""
-    transport = request.transport
-    if transport is not None:
-        transport.abort()
-    await asyncio.sleep(5)
-    return resp if resp is not None else web.Response(status=500)
 
 
 def _include_usage(body: dict[str, Any]) -> bool:
