@@ -17,7 +17,7 @@ from pathlib import Path
 # (area, pattern on "function (file:line)") — first match scanning from the leaf wins.
 AREAS: list[tuple[str, re.Pattern[str]]] = [
     (area, re.compile(pattern)) for area, pattern in [
-        ("logging (JSON access log)", r"/logging/|relaygate/server/logs\.py"),
+        ("logging (JSON access log)", r"(^|[ (/])logging/|relaygate/server/logs\.py"),
         ("metrics (prometheus)", r"prometheus_client/|relaygate/relay/metrics\.py"),
         ("database thread (SQL, commit)", r"sqlite3|psycopg|relaygate/store/|concurrent/futures/thread\.py"),
         ("billing (reserve, settle, price)", r"relaygate/billing/"),
@@ -27,7 +27,7 @@ AREAS: list[tuple[str, re.Pattern[str]]] = [
         ("routing (channel choice)", r"relaygate/relay/(routing|catalog)\.py"),
         ("upstream client (aiohttp client, pool)", r"aiohttp/(client|connector|client_proto|client_reqrep)|"
                                                    r"relaygate/relay/upstream\.py|relaygate/providers/"),
-        ("JSON and wire translation", r"orjson|json/|relaygate/protocols/|relaygate/relay/dialects\.py|"
+        ("JSON and wire translation", r"orjson|(^|[ (/])json/|relaygate/protocols/|relaygate/relay/dialects\.py|"
                                       r"relaygate/relay/inbound\.py"),
         ("streaming pump", r"relaygate/relay/streaming\.py"),
         ("relay pipeline (own code)", r"relaygate/relay/pipeline\.py|relaygate/relay/sink\.py|"

@@ -313,7 +313,8 @@ def test_whitespace_only_stop_sequences_are_dropped_for_claude() -> None:
     assert "stop_sequences" not in anthropic.chat_to_messages({**body, "stop": " "}, "claude-x")
 
 
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+# integers inside what JSON serialisers write (orjson: 64 bits)
+json_values = st.recursive(st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=8),
                            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
                                st.sampled_from(["usage", "a", "b"]), inner, max_size=3), max_leaves=8)
 
@@ -343,3 +344,22 @@ def test_trailing_usage_reads_an_embeddings_answer_without_parsing_the_vectors()
     assert content.trailing_usage(b'{"x":{"usage":{"prompt_tokens":1}}}') is None
     assert content.trailing_usage(b'["usage",{"usage":{"a":1}}]') is None
     assert content.trailing_usage(b'{"text":"\\"usage\\": {\\"a\\": 1}"}') is None
+
+
+@pytest.mark.parametrize("bad", [-1, -(2**63), 10**12, 2**64, True, 1.5, "7", None])
+def test_an_upstream_cannot_bill_a_negative_or_absurd_token_count(bad: Any) -> None:
+    # OpenAI shape: a prompt or completion count that is not a count leaves usage unknown (counted locally)
+    assert content.parse_usage({"prompt_tokens": bad, "completion_tokens": 3}) is None
+    assert content.parse_usage({"prompt_tokens": 3, "completion_tokens": bad}) is None
+    # details never exceed the totals they are part of, and a bad one counts as none
+    usage = content.parse_usage({"prompt_tokens": 10, "completion_tokens": 4,
+                                 "prompt_tokens_details": {"cached_tokens": bad, "cache_creation_tokens": 99},
+                                 "completion_tokens_details": {"reasoning_tokens": bad}})
+    assert usage is not None
+    assert (usage.cached_tokens, usage.cache_write_tokens, usage.reasoning_tokens) == (0, 10, 0)
+    # Claude and Gemini: a bad count reads as zero, never negative
+    claude = anthropic.usage_from({"input_tokens": bad, "output_tokens": bad, "cache_read_input_tokens": bad})
+    google = gemini.usage_from({"promptTokenCount": bad, "candidatesTokenCount": bad, "thoughtsTokenCount": bad})
+    assert claude is not None and google is not None
+    for found in (claude, google):
+        assert (found.prompt_tokens, found.completion_tokens, found.cached_tokens) == (0, 0, 0)

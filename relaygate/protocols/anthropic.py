@@ -45,8 +45,9 @@ def usage_from(value: JsonValue) -> Usage | None:
     """Anthropic usage → internal usage: prompt tokens include the cache reads and writes."""
     if not isinstance(value, dict):
         return None
-    fresh, output = _int(value.get("input_tokens")), _int(value.get("output_tokens"))
-    read, write = _int(value.get("cache_read_input_tokens")), _int(value.get("cache_creation_input_tokens"))
+    fresh, output = c.count_or_zero(value.get("input_tokens")), c.count_or_zero(value.get("output_tokens"))
+    read = c.count_or_zero(value.get("cache_read_input_tokens"))
+    write = c.count_or_zero(value.get("cache_creation_input_tokens"))
     return Usage(prompt_tokens=fresh + read + write, completion_tokens=output, cached_tokens=read,
                  cache_write_tokens=write)
 
@@ -58,10 +59,6 @@ def usage_to(usage: Usage) -> JsonObject:
         "cache_creation_input_tokens": usage.cache_write_tokens,
         "cache_read_input_tokens": usage.cached_tokens,
     }
-
-
-def _int(value: JsonValue) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 # ---------------------------------------------------------------- requests: chat → messages
@@ -449,7 +446,7 @@ class EventsToChunks:
             block = data.get("content_block")
             if isinstance(block, dict) and block.get("type") == "tool_use":
                 index = len(self._tools)
-                self._tools[_int(data.get("index"))] = index
+                self._tools[c.count_or_zero(data.get("index"))] = index
                 self.text.append(str(block.get("name") or ""))
                 return [self._chunk(c.tool_call_delta(index, id_=str(block.get("id") or ""),
                                                       name=str(block.get("name") or "")))]
@@ -482,7 +479,7 @@ class EventsToChunks:
         if kind == "input_json_delta":
             piece = str(delta.get("partial_json") or "")
             self.text.append(piece)
-            index = self._tools.get(_int(data.get("index")), 0)
+            index = self._tools.get(c.count_or_zero(data.get("index")), 0)
             return [self._chunk(c.tool_call_delta(index, arguments=piece))]
         if kind == "thinking_delta":
             piece = str(delta.get("thinking") or "")
@@ -495,7 +492,7 @@ class EventsToChunks:
         if isinstance(late, dict):
             usage = self.usage or Usage()
             if "output_tokens" in late:
-                usage.completion_tokens = _int(late.get("output_tokens"))
+                usage.completion_tokens = c.count_or_zero(late.get("output_tokens"))
             if any(k in late for k in ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")):
                 merged = usage_from({**usage_to(usage), **late})
                 if merged is not None:
@@ -590,7 +587,7 @@ class ChunksToEvents:
         for call in calls if isinstance(calls, list) else []:
             if not isinstance(call, dict):
                 continue
-            index = _int(call.get("index"))
+            index = c.count_or_zero(call.get("index"))
             fn = call.get("function") if isinstance(call.get("function"), dict) else {}
             assert isinstance(fn, dict)
             if call.get("id") is not None or index not in self._tool_blocks:

@@ -81,24 +81,40 @@ def stop_list(stop: JsonValue) -> list[str]:
     return []
 
 
+MAX_REPORTED_TOKENS = 10**9
+"""More tokens than any answer has: a larger count, like a negative one, is a broken upstream, not a bill."""
+
+
+def token_count(value: JsonValue) -> int | None:
+    """A token count an upstream reported, if it is one: an integer from 0 to MAX_REPORTED_TOKENS (not a bool)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_REPORTED_TOKENS:
+        return value
+    return None
+
+
+def count_or_zero(value: JsonValue) -> int:
+    """An optional count (tokens) or index on the wire: absent, negative or not an integer reads as 0."""
+    return token_count(value) or 0
+
+
 def parse_usage(value: JsonValue) -> Usage | None:
-    """OpenAI's usage object (chat, completions or embeddings) as internal Usage."""
+    """OpenAI's usage object (chat, completions or embeddings) as internal Usage; None when prompt_tokens or
+    completion_tokens is not a count (the caller then counts tokens itself)."""
     if not isinstance(value, dict):
         return None
-    prompt = value.get("prompt_tokens")
-    completion = value.get("completion_tokens", 0)
-    if not isinstance(prompt, int) or not isinstance(completion, int):
+    prompt = token_count(value.get("prompt_tokens"))
+    completion = token_count(value.get("completion_tokens", 0))
+    if prompt is None or completion is None:
         return None
     usage = Usage(prompt_tokens=prompt, completion_tokens=completion)
     details = value.get("completion_tokens_details")
-    if isinstance(details, dict) and isinstance(details.get("reasoning_tokens"), int):
-        usage.reasoning_tokens = details["reasoning_tokens"]  # type: ignore[assignment]
+    if isinstance(details, dict):
+        usage.reasoning_tokens = min(count_or_zero(details.get("reasoning_tokens")), completion)
     cached = value.get("prompt_tokens_details")
     if isinstance(cached, dict):
-        if isinstance(cached.get("cached_tokens"), int):
-            usage.cached_tokens = cached["cached_tokens"]  # type: ignore[assignment]
-        if isinstance(cached.get("cache_creation_tokens"), int):
-            usage.cache_write_tokens = cached["cache_creation_tokens"]  # type: ignore[assignment]
+        usage.cached_tokens = min(count_or_zero(cached.get("cached_tokens")), prompt)
+        usage.cache_write_tokens = min(count_or_zero(cached.get("cache_creation_tokens")),
+                                       prompt - usage.cached_tokens)
     return usage
 
 

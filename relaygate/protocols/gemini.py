@@ -39,11 +39,12 @@ def usage_from(value: JsonValue) -> Usage | None:
     """usageMetadata → internal usage: thoughts are output tokens (and billed as such)."""
     if not isinstance(value, dict):
         return None
-    prompt, candidates = _int(value.get("promptTokenCount")), _int(value.get("candidatesTokenCount"))
-    thoughts = _int(value.get("thoughtsTokenCount"))
-    prompt += _int(value.get("toolUsePromptTokenCount"))
+    prompt = c.count_or_zero(value.get("promptTokenCount"))
+    candidates = c.count_or_zero(value.get("candidatesTokenCount"))
+    thoughts = c.count_or_zero(value.get("thoughtsTokenCount"))
+    prompt += c.count_or_zero(value.get("toolUsePromptTokenCount"))
     return Usage(prompt_tokens=prompt, completion_tokens=candidates + thoughts, reasoning_tokens=thoughts,
-                 cached_tokens=_int(value.get("cachedContentTokenCount")))
+                 cached_tokens=c.count_or_zero(value.get("cachedContentTokenCount")))
 
 
 def usage_to(usage: Usage) -> JsonObject:
@@ -57,10 +58,6 @@ def usage_to(usage: Usage) -> JsonObject:
     if usage.cached_tokens:
         out["cachedContentTokenCount"] = usage.cached_tokens
     return out
-
-
-def _int(value: JsonValue) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 # ---------------------------------------------------------------- requests: chat → generateContent
@@ -490,7 +487,7 @@ class ResponsesToChunks:
         for n, cand in enumerate(candidates if isinstance(candidates, list) else []):
             if not isinstance(cand, dict):
                 continue
-            index = _int(cand.get("index", n))
+            index = c.count_or_zero(cand.get("index", n))
             if index not in self._started:
                 self._started.add(index)
                 out.append(self._chunk(index, {"role": "assistant", "content": ""}))
@@ -547,7 +544,7 @@ class ChunksToResponses:
         for choice in choices if isinstance(choices, list) else []:
             if not isinstance(choice, dict):
                 continue
-            index = _int(choice.get("index"))
+            index = c.count_or_zero(choice.get("index"))
             delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
             assert isinstance(delta, dict)
             self._collect_calls(index, delta)
@@ -576,7 +573,7 @@ class ChunksToResponses:
             if not isinstance(call, dict):
                 continue
             slot = self._calls.setdefault(index, {}).setdefault(
-                _int(call.get("index")), {"id": None, "function": {"name": "", "arguments": ""}})
+                c.count_or_zero(call.get("index")), {"id": None, "function": {"name": "", "arguments": ""}})
             fn = call.get("function") if isinstance(call.get("function"), dict) else {}
             assert isinstance(fn, dict)
             held = slot["function"]
