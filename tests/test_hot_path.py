@@ -169,3 +169,63 @@ def test_a_lone_request_writes_inline_and_waits_its_turn_when_another_writer_hol
     assert queued - {threading.get_ident()}  # ... then written by a worker thread once the lock was free
     assert waited >= 0.25
     assert left == 100 - 4 - 10
+
+
+def test_the_wal_stays_bounded_under_writes_that_never_pause(tmp_path: Path) -> None:
+    """A passive checkpoint alone never rewinds a WAL that writers keep appending to; past the threshold the
+    background checkpoint restarts it, so the file stops growing while the balance stays exact."""
+    writes = 3000
+
+    async def go() -> tuple[int, int, int]:
+        db = Database(f"sqlite:///{tmp_path}/ckpt.db", background_checkpoint=True, wal_restart_frames=100)
+        db.migrate()
+        with db.engine.begin() as conn:
+            conn.execute(tables.users.insert().values(id=1, name="u", balance=10**6, created_at=0))
+        stop = threading.Event()
+
+        def write_forever() -> int:  # a steady stream of small transactions, as the ledger's batches are
+            other = sqlite3.connect(f"{tmp_path}/ckpt.db", isolation_level=None, timeout=10)
+            done = 0
+            try:
+                while done < writes:
+                    other.execute("BEGIN IMMEDIATE")
+                    other.execute("UPDATE users SET balance = balance - 1 WHERE id = 1")
+                    other.execute("COMMIT")
+                    done += 1
+                    time.sleep(0.0005)
+            finally:
+                other.close()
+                stop.set()
+            return done
+
+        def read_forever() -> None:  # a reader is nearly always open (worker threads, the catalog's poll)
+            reader = sqlite3.connect(f"{tmp_path}/ckpt.db", isolation_level=None, timeout=10)
+            while not stop.is_set():
+                reader.execute("BEGIN")
+                reader.execute("SELECT balance FROM users WHERE id = 1").fetchone()
+                time.sleep(0.003)
+                reader.execute("COMMIT")
+            reader.close()
+
+        loop = asyncio.get_running_loop()
+        writer = loop.run_in_executor(None, write_forever)
+        reading = loop.run_in_executor(None, read_forever)
+        folded = 0
+        while not stop.is_set():
+            _in_wal, done = await db.checkpoint()
+            folded += done
+            await asyncio.sleep(0.005)
+        await writer
+        await reading
+        wal = (tmp_path / "ckpt.db-wal").stat().st_size
+        with db.engine.begin() as conn:
+            balance = conn.exec_driver_sql("SELECT balance FROM users WHERE id = 1").scalar_one()
+        db.close()
+        return wal, folded, balance
+
+    wal, folded, balance = asyncio.run(go())
+    assert folded > 0
+    assert balance == 10**6 - writes
+    assert wal < writes * 4096 // 4, f"the WAL grew to {wal} bytes"
+
+

@@ -16,6 +16,10 @@ from sqlalchemy.pool import NullPool
 T = TypeVar("T")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+WAL_RESTART_FRAMES = 16384
+"""WAL frames (pages, 4 KiB each) after which the background checkpoint rewinds the WAL (≈ 64 MiB)."""
+RESTART_PATIENCE_MS = 20
+"""How long a restarting checkpoint waits for readers and writers, holding new writers back meanwhile."""
 HEAD_REVISION = "0002"
 """The newest revision in migrations/versions (a test holds it to Alembic's own head). A database already there
 starts without importing Alembic, which would stay in the server's memory (≈ 11 MiB) for nothing."""
@@ -41,8 +45,10 @@ def _no_autocheckpoint(dbapi_conn: Any, _record: Any) -> None:
 class Database:
     """Owns the engine and the threads that run blocking SQL for the event loop."""
 
-    def __init__(self, url: str, *, threads: int = 4, background_checkpoint: bool = False) -> None:
+    def __init__(self, url: str, *, threads: int = 4, background_checkpoint: bool = False,
+                 wal_restart_frames: int = WAL_RESTART_FRAMES) -> None:
         self.url = url
+        self.wal_restart_frames = wal_restart_frames
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
             path = url.removeprefix("sqlite:///")
@@ -59,6 +65,8 @@ class Database:
         self.background_checkpoint = self.is_sqlite and background_checkpoint
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="relaygate-db")
         self._inline: Connection | None = None
+        self._checkpointer: ThreadPoolExecutor | None = None
+        self._checkpoint_conn: Any = None
 
     async def run(self, fn: Callable[[Connection], T]) -> T:
         """Run fn(connection) inside one transaction on a worker thread."""
@@ -91,13 +99,37 @@ class Database:
         with self.engine.begin() as conn:
             return fn(conn)
 
-    async def checkpoint_forever(self, interval: float = 0.25) -> None:
-        """Fold the SQLite WAL into the database file off the request path (a passive checkpoint)."""
+    async def checkpoint_forever(self, interval: float = 1.0) -> None:
+        """Fold the SQLite WAL into the database file off the request path. Once a second: a page written by
+        every request (a key's row, the log table's last page) is copied once per checkpoint, so checkpoints
+        four times a second cost c=64 chat a quarter of its throughput (3,700 vs 4,900 req/s) for no gain."""
         if not self.background_checkpoint:
             return
         while True:
             await asyncio.sleep(interval)
-            await self.run(lambda conn: conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)"))
+            await self.checkpoint()
+
+    async def checkpoint(self) -> tuple[int, int]:
+        """One checkpoint on a thread of its own with a raw connection: passive (writers never wait for it),
+        then, once the WAL holds `wal_restart_frames` or more, a restarting one. Under steady load a passive
+        checkpoint never catches up with the writers, and SQLite only rewinds a WAL that is fully copied:
+        without the restarting step the file grew by ~10 MiB a second at c=64 chat and never shrank. It makes
+        writers wait for the last frames' copy and one fsync (milliseconds), once per `wal_restart_frames`.
+        Returns (frames in the WAL, frames now in the database file) after the passive step."""
+        if self._checkpointer is None:
+            self._checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relaygate-checkpoint")
+        return await asyncio.get_running_loop().run_in_executor(self._checkpointer, self._checkpoint_sync)
+
+    def _checkpoint_sync(self) -> tuple[int, int]:
+        if self._checkpoint_conn is None:
+            self._checkpoint_conn = self.engine.raw_connection()
+            # writers wait while a restarting checkpoint is pending: never long (it gives up, busy, and tries
+            # again a second later)
+            self._checkpoint_conn.execute(f"PRAGMA busy_timeout={RESTART_PATIENCE_MS}")
+        _busy, in_wal, done = self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        if in_wal >= self.wal_restart_frames:
+            self._checkpoint_conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+        return int(in_wal), int(done)
 
     def ping(self) -> bool:
         with self.engine.connect() as conn:
@@ -132,6 +164,11 @@ class Database:
             self._inline.invalidate()
             self._inline.close()
             self._inline = None
+        if self._checkpointer is not None:
+            self._checkpointer.shutdown(wait=True)
+            if self._checkpoint_conn is not None:
+                self._checkpoint_conn.invalidate()  # its short busy timeout must not reach the pool
+                self._checkpoint_conn.close()
         self._executor.shutdown(wait=True)
         self.engine.dispose()
 
