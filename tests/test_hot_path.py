@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 import threading
 import time
@@ -229,3 +230,15 @@ def test_the_wal_stays_bounded_under_writes_that_never_pause(tmp_path: Path) -> 
     assert wal < writes * 4096 // 4, f"the WAL grew to {wal} bytes"
 
 
+
+
+def test_request_ids_sort_by_time_so_the_log_index_grows_at_its_end() -> None:
+    from relaygate.server.openai_routes import new_request_id
+
+    earlier = [new_request_id() for _ in range(1000)]
+    time.sleep(0.002)
+    later = new_request_id()
+    assert all(re.fullmatch(r"req_[0-9a-f]{24}", rid) for rid in [*earlier, later])
+    assert len(set(earlier)) == len(earlier)  # 48 random bits within a millisecond
+    assert all(rid < later for rid in earlier)
+    assert abs(int(later[4:16], 16) - time.time() * 1000) < 1000  # the prefix is the time in ms

@@ -25,7 +25,10 @@ access = logging.getLogger("relaygate.access")
 
 
 def new_request_id() -> str:
-    return "req_" + os.urandom(12).hex()
+    """`req_`, the time in ms (12 hex digits), 48 random bits: ids sort by time, so each log row's request_id
+    index entry lands on the index's last page, not a random one (a random page per request was a 4 KiB WAL
+    frame per request and its copy at every checkpoint)."""
+    return f"req_{time.time_ns() // 1_000_000:012x}{os.urandom(6).hex()}"
 
 
 def client_ip(request: web.Request) -> str:
