@@ -11,9 +11,12 @@ import time
 from pathlib import Path
 
 import httpx2 as httpx
+import psycopg
+import pytest
+from sqlalchemy import create_engine, inspect
 
-from relaygate.store.database import HEAD_REVISION, MIGRATIONS
-from tests.conftest import Relaygate, Tenant, make_tenant
+from relaygate.store.database import HEAD_REVISION, MIGRATIONS, Database
+from tests.conftest import PG_ADMIN_URL, Relaygate, Tenant, make_tenant
 from tests.upstreams.openai_mock import MockOpenAI
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
@@ -133,6 +136,81 @@ def test_a_migrated_database_starts_without_importing_alembic(tmp_path: Path) ->
     probe = ("import sys; from relaygate.store.database import Database; db = Database(sys.argv[1]); "
              "before = db.revision(); db.migrate(); print(before, db.revision(), 'alembic' in sys.modules)")
     first = subprocess.run([sys.executable, "-c", probe, url], capture_output=True, text=True, check=True)
-    assert first.stdout.split() == ["None", HEAD_REVISION, "True"]
+    assert first.stdout.split() == ["None", HEAD_REVISION, "False"]  # a new database: created and stamped
     again = subprocess.run([sys.executable, "-c", probe, url], capture_output=True, text=True, check=True)
     assert again.stdout.split() == [HEAD_REVISION, HEAD_REVISION, "False"]
+
+
+def _alembic_upgrade(url: str, revision: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+    finally:
+        engine.dispose()
+
+
+def _schema(url: str) -> dict[str, object]:
+    """Everything about the tables a schema difference could show in: columns, keys, indexes, revision."""
+    engine = create_engine(url)
+    try:
+        insp = inspect(engine)
+        out: dict[str, object] = {}
+        for table in sorted(insp.get_table_names()):
+            out[table] = {
+                "columns": sorted((c["name"], str(c["type"]), c["nullable"], str(c.get("default")))
+                                  for c in insp.get_columns(table)),
+                "pk": insp.get_pk_constraint(table)["constrained_columns"],
+                "fks": sorted((tuple(f["constrained_columns"]), f["referred_table"], tuple(f["referred_columns"]))
+                              for f in insp.get_foreign_keys(table)),
+                "indexes": sorted((i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                                  for i in insp.get_indexes(table)),
+                "unique": sorted(tuple(u["column_names"]) for u in insp.get_unique_constraints(table)),
+            }
+        with engine.connect() as conn:
+            out["revision"] = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        return out
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_new_database_gets_the_schema_every_migration_makes(backend: str, tmp_path: Path,
+                                                              request: pytest.FixtureRequest) -> None:
+    if backend == "sqlite":
+        created, migrated = f"sqlite:///{tmp_path}/created.db", f"sqlite:///{tmp_path}/migrated.db"
+    else:
+        created = request.getfixturevalue("postgres_url")
+        migrated = created.replace("relaygate_t_", "relaygate_m_")
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {migrated.rsplit('/', 1)[1]}")
+        request.addfinalizer(lambda: _drop_pg(migrated))
+    db = Database(created)
+    db.migrate()
+    db.close()
+    _alembic_upgrade(migrated, "head")
+    assert _schema(created) == _schema(migrated)
+
+
+def _drop_pg(url: str) -> None:
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
+
+
+def test_a_database_at_an_older_revision_is_migrated_by_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/old.db"
+    _alembic_upgrade(url, "0001")
+    db = Database(url)
+    assert db.revision() == "0001"
+    db.migrate()
+    assert db.revision() == HEAD_REVISION
+    db.close()
+    fresh = f"sqlite:///{tmp_path}/fresh.db"
+    _alembic_upgrade(fresh, "head")
+    assert _schema(url) == _schema(fresh)

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
@@ -146,8 +146,13 @@ class Database:
         return None if value is None else str(value)
 
     def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision."""
-        if self.revision() == HEAD_REVISION:
+        """Bring the schema to the newest Alembic revision. A brand-new database (none of relaygate's tables)
+        gets the schema tables.py declares, created in one go and stamped at head, without importing Alembic
+        (it would stay in memory, ≈ 11 MiB); a test holds that schema equal to every migration applied."""
+        current = self.revision()
+        if current == HEAD_REVISION:
+            return
+        if current is None and self._create_fresh():
             return
         from alembic import command
         from alembic.config import Config
@@ -158,6 +163,20 @@ class Database:
         with self.engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
+
+    def _create_fresh(self) -> bool:
+        from relaygate.store.tables import metadata
+
+        with self.engine.begin() as conn:
+            existing = set(inspect(conn).get_table_names())
+            if existing & (set(metadata.tables) | {"alembic_version"}):
+                return False  # something of ours is there already: only Alembic may change it
+            metadata.create_all(conn)
+            # the table and key Alembic itself creates, so later migrations run on it as on any other
+            conn.exec_driver_sql("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+                                 "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))")
+            conn.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": HEAD_REVISION})
+        return True
 
     def close(self) -> None:
         if self._inline is not None:
