@@ -100,9 +100,8 @@ class Database:
             return fn(conn)
 
     async def checkpoint_forever(self, interval: float = 1.0) -> None:
-        """Fold the SQLite WAL into the database file off the request path. Once a second: a page written by
-        every request (a key's row, the log table's last page) is copied once per checkpoint, so checkpoints
-        four times a second cost c=64 chat a quarter of its throughput (3,700 vs 4,900 req/s) for no gain."""
+        """Fold the SQLite WAL into the database file off the request path. Once a second: pages every request
+        writes are copied once per checkpoint, and four a second cost c=64 chat a quarter of its throughput."""
         if not self.background_checkpoint:
             return
         while True:
@@ -110,12 +109,9 @@ class Database:
             await self.checkpoint()
 
     async def checkpoint(self) -> tuple[int, int]:
-        """One checkpoint on a thread of its own with a raw connection: passive (writers never wait for it),
-        then, once the WAL holds `wal_restart_frames` or more, a restarting one. Under steady load a passive
-        checkpoint never catches up with the writers, and SQLite only rewinds a WAL that is fully copied:
-        without the restarting step the file grew by ~10 MiB a second at c=64 chat and never shrank. It makes
-        writers wait for the last frames' copy and one fsync (milliseconds), once per `wal_restart_frames`.
-        Returns (frames in the WAL, frames now in the database file) after the passive step."""
+        """Passive (writers never wait for it), then restarting once the WAL holds `wal_restart_frames`: under
+        steady load a passive checkpoint never catches up, and SQLite rewinds only a fully copied WAL, so it
+        grew ~10 MiB/s at c=64 and never shrank. Returns (frames in the WAL, frames copied) of the passive step."""
         if self._checkpointer is None:
             self._checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relaygate-checkpoint")
         return await asyncio.get_running_loop().run_in_executor(self._checkpointer, self._checkpoint_sync)
@@ -123,8 +119,7 @@ class Database:
     def _checkpoint_sync(self) -> tuple[int, int]:
         if self._checkpoint_conn is None:
             self._checkpoint_conn = self.engine.raw_connection()
-            # writers wait while a restarting checkpoint is pending: never long (it gives up, busy, and tries
-            # again a second later)
+            # writers wait while a restarting checkpoint is pending: never long (it gives up, busy, until next time)
             self._checkpoint_conn.execute(f"PRAGMA busy_timeout={RESTART_PATIENCE_MS}")
         _busy, in_wal, done = self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         if in_wal >= self.wal_restart_frames:
