@@ -284,8 +284,7 @@ class Relay:
             ex.status = CLIENT_CLOSED
         await self._settle(ex, plan)
         if ex.status != CLIENT_CLOSED:
-            await _quietly(sink.write(translator.finish()))
-            await _quietly(sink.close_stream())
+            await _quietly(sink.close_stream(translator.finish()))
 
     async def _stream(self, ex: Exchange, plan: _Plan, provider: Provider, call: CallSpec,
                       resp: aiohttp.ClientResponse, sink: ClientSink) -> None:
@@ -312,8 +311,7 @@ class Relay:
             await self._ledger.release(ex.reservation, ex.log_row())
             reason = f" ({translator.failure})" if translator.failure else ""
             message = f"The upstream stream broke off{reason}; the request was not billed."
-            await _quietly(sink.write(client.stream_error(message)))
-            await _quietly(sink.close_stream())
+            await _quietly(sink.close_stream(client.stream_error(message)))
             return
         ex.usage = usage
         if outcome.end is StreamEnd.CLIENT_GONE:
@@ -321,8 +319,7 @@ class Relay:
             await self._settle(ex, plan)
             return
         await self._settle(ex, plan)
-        await _quietly(sink.write(translator.finish()))
-        await _quietly(sink.close_stream())
+        await _quietly(sink.close_stream(translator.finish()))
 
     async def _settle(self, ex: Exchange, plan: _Plan) -> None:
         assert ex.reservation is not None

@@ -43,9 +43,9 @@ class HttpSink:
         except ConnectionError as exc:
             raise ClientGone() from exc
 
-    async def close_stream(self) -> None:
+    async def close_stream(self, last: bytes = b"") -> None:
         assert self.response is not None
         try:
-            await self.response.write_eof()
+            await self.response.write_eof(last)
         except ConnectionError as exc:
             raise ClientGone() from exc
