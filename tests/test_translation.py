@@ -20,6 +20,7 @@ from relaygate.core.records import ChannelOptions
 from relaygate.protocols import anthropic, content, gemini
 from relaygate.protocols.content import completion_chunks
 from relaygate.providers import reasoning
+from relaygate.providers.openai import OpenAIStream
 from tests.upstreams import anthropic_wire, gemini_wire
 
 FINISH_REASONS = {"stop", "length", "tool_calls", "content_filter", "function_call"}
@@ -363,3 +364,36 @@ def test_an_upstream_cannot_bill_a_negative_or_absurd_token_count(bad: Any) -> N
     assert claude is not None and google is not None
     for found in (claude, google):
         assert (found.prompt_tokens, found.completion_tokens, found.cached_tokens) == (0, 0, 0)
+
+
+def _sse(*payloads: object) -> bytes:
+    return b"".join(b"data: " + (p if isinstance(p, bytes) else orjson.dumps(p)) + b"\n\n" for p in payloads)
+
+
+def _delta(text: str, **extra: Any) -> dict[str, Any]:
+    return {"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": text}}],
+            **extra}
+
+
+def test_openai_stream_relays_events_unchanged_and_keeps_their_text_for_local_counting() -> None:
+    call = {"index": 0, "id": "t", "type": "function", "function": {"name": "f", "arguments": "{\"a\":"}}
+    events = [_delta("Hel"), _delta("lo"), {"id": "c", "choices": [{"index": 0, "delta": {"tool_calls": [call]}}]},
+              _delta('"usage"')]  # a text that is the word in quotes is text, relayed the same
+    stream = OpenAIStream(strip_usage=False)
+    raw = _sse(*events)
+    relayed = stream.feed(raw[:37]) + stream.feed(raw[37:]) + stream.feed(b"data: [DONE]\n\n")
+    assert relayed == raw and stream.finished and stream.usage is None
+    assert stream.generated_text() == 'Hellof{"a":"usage"'
+
+
+def test_openai_stream_reads_usage_and_errors_at_once_and_strips_forced_usage() -> None:
+    usage = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
+    stream = OpenAIStream(strip_usage=True)
+    relayed = stream.feed(_sse(_delta("a"), _delta("b"), {"id": "c", "choices": [], "usage": usage}))
+    assert relayed == _sse(_delta("a"), _delta("b"))  # the usage chunk the client did not ask for is hidden
+    assert stream.usage is not None and (stream.usage.prompt_tokens, stream.usage.completion_tokens) == (3, 2)
+    assert stream.generated_text() == "ab"
+    broken = OpenAIStream(strip_usage=False)
+    assert broken.feed(_sse(_delta("x"), {"error": {"message": "overloaded"}})) == _sse(_delta("x"))
+    assert broken.failure == "overloaded"
+
