@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from relaygate.core.errors import BadRequest
 from relaygate.core.records import ChannelOptions
-from relaygate.protocols import anthropic, content, gemini
+from relaygate.protocols import anthropic, anthropic_answers, content, gemini, gemini_answers
 from relaygate.protocols.content import completion_chunks
 from relaygate.providers import reasoning
 from relaygate.providers.openai import OpenAIStream
@@ -186,14 +186,14 @@ def test_front_door_translations_give_back_a_valid_chat_request(body: dict[str, 
 def test_every_claude_stop_reason_and_usage_maps(stop: str | None, usage: dict[str, int]) -> None:
     msg = {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-x", "stop_reason": stop,
            "content": [{"type": "text", "text": "hi"}], "usage": usage}
-    body, got = anthropic.message_to_completion(msg, created=1)
+    body, got = anthropic_answers.message_to_completion(msg, created=1)
     assert body["choices"][0]["finish_reason"] in FINISH_REASONS
     assert got is not None
     assert got.prompt_tokens == sum(usage.get(k, 0) for k in (
         "input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"))
     assert got.completion_tokens == usage.get("output_tokens", 0)
     assert body["usage"]["total_tokens"] == got.prompt_tokens + got.completion_tokens
-    back = anthropic.completion_to_message(body, "claude-x")
+    back = anthropic_answers.completion_to_message(body, "claude-x")
     assert back["usage"]["input_tokens"] == usage.get("input_tokens", 0)
     assert back["stop_reason"] in anthropic.STOP_TO_FINISH
 
@@ -207,18 +207,18 @@ def test_every_gemini_finish_reason_and_usage_maps(reason: str, usage: dict[str,
     part: dict[str, Any] = {"functionCall": {"name": "f", "args": {}}} if call else {"text": "hi"}
     resp = {"candidates": [{"content": {"role": "model", "parts": [part]}, "finishReason": reason, "index": 0}],
             "usageMetadata": usage}
-    body, got = gemini.response_to_completion(resp, "gemini-x", created=1)
+    body, got = gemini_answers.response_to_completion(resp, "gemini-x", created=1)
     finish = body["choices"][0]["finish_reason"]
     assert finish is None if reason == "FINISH_REASON_UNSPECIFIED" else finish in FINISH_REASONS
     assert got is not None
     assert got.completion_tokens == usage.get("candidatesTokenCount", 0) + usage.get("thoughtsTokenCount", 0)
     assert got.reasoning_tokens == usage.get("thoughtsTokenCount", 0)
-    back = gemini.completion_to_response(body, "gemini-x")
+    back = gemini_answers.completion_to_response(body, "gemini-x")
     assert back["usageMetadata"]["candidatesTokenCount"] == usage.get("candidatesTokenCount", 0)
 
 
 def test_claude_stream_events_become_chunks_with_tools_thinking_and_usage() -> None:
-    conv = anthropic.EventsToChunks(created=1, include_usage=True)
+    conv = anthropic_answers.EventsToChunks(created=1, include_usage=True)
     events = [
         ("message_start", {"message": {"id": "msg_1", "model": "claude-x", "usage": {
             "input_tokens": 10, "output_tokens": 1, "cache_read_input_tokens": 5}}}),
@@ -246,7 +246,7 @@ def test_claude_stream_events_become_chunks_with_tools_thinking_and_usage() -> N
 
 
 def test_chunks_become_a_well_formed_claude_event_sequence() -> None:
-    conv = anthropic.ChunksToEvents(model="gpt-4o", message_id="msg_x")
+    conv = anthropic_answers.ChunksToEvents(model="gpt-4o", message_id="msg_x")
     base = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o"}
     chunks = [
         {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]},

@@ -13,6 +13,7 @@ from relaygate.core.errors import BadRequest
 from relaygate.core.records import ChannelRecord
 from relaygate.core.types import Dialect, Endpoint, JsonObject
 from relaygate.protocols import anthropic as wire
+from relaygate.protocols import anthropic_answers as answers
 from relaygate.protocols.sse import DONE, SSEBuffer, event_data, event_type, frame
 from relaygate.providers.base import Answer, CallSpec, ConvertedStream, UpstreamRefusal, UpstreamRequest
 from relaygate.providers.openai import api_root
@@ -41,7 +42,7 @@ class ClaudeToOpenAIStream(ConvertedStream):
     dialect = Dialect.OPENAI
 
     def __init__(self, *, include_usage: bool) -> None:
-        self._conv = wire.EventsToChunks(created=int(time.time()), include_usage=include_usage)
+        self._conv = answers.EventsToChunks(created=int(time.time()), include_usage=include_usage)
         super().__init__(self._conv)
 
     def feed(self, data: bytes) -> bytes:
@@ -61,7 +62,7 @@ class ClaudePassthroughStream(ConvertedStream):
     dialect = Dialect.ANTHROPIC
 
     def __init__(self) -> None:
-        self._conv = wire.EventsToChunks(created=0, include_usage=False)
+        self._conv = answers.EventsToChunks(created=0, include_usage=False)
         super().__init__(self._conv)
         self._tail = b""
 
@@ -109,7 +110,7 @@ class AnthropicProvider:
             raise ValueError("the upstream answer is not a Claude message")
         if _passthrough(call):
             return Answer(raw, wire.usage_from(msg.get("usage")), Dialect.ANTHROPIC)
-        body, usage = wire.message_to_completion(msg, created=int(time.time()))
+        body, usage = answers.message_to_completion(msg, created=int(time.time()))
         return Answer(orjson.dumps(body), usage)
 
     def stream(self, call: CallSpec) -> ClaudeToOpenAIStream | ClaudePassthroughStream:

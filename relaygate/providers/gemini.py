@@ -14,6 +14,7 @@ from relaygate.core.errors import BadRequest
 from relaygate.core.records import ChannelRecord
 from relaygate.core.types import Dialect, Endpoint, JsonObject
 from relaygate.protocols import gemini as wire
+from relaygate.protocols import gemini_answers as answers
 from relaygate.protocols.sse import DONE, SSEBuffer, event_data, frame
 from relaygate.providers.base import Answer, CallSpec, ConvertedStream, UpstreamRefusal, UpstreamRequest
 
@@ -44,7 +45,7 @@ class GeminiToOpenAIStream(ConvertedStream):
     dialect = Dialect.OPENAI
 
     def __init__(self, model: str, *, include_usage: bool) -> None:
-        self._conv = wire.ResponsesToChunks(model=model, created=int(time.time()), id=f"chatcmpl-{time.time_ns():x}",
+        self._conv = answers.ResponsesToChunks(model=model, created=int(time.time()), id=f"chatcmpl-{time.time_ns():x}",
                                             include_usage=include_usage)
         super().__init__(self._conv)
 
@@ -62,7 +63,7 @@ class GeminiPassthroughStream(ConvertedStream):
     dialect = Dialect.GEMINI
 
     def __init__(self, model: str) -> None:
-        self._conv = wire.ResponsesToChunks(model=model, created=0, id="", include_usage=False)
+        self._conv = answers.ResponsesToChunks(model=model, created=0, id="", include_usage=False)
         super().__init__(self._conv)
         self._tail = b""
 
@@ -112,7 +113,7 @@ class GeminiProvider:
             raise ValueError("the upstream answer is not a GenerateContentResponse")
         if _passthrough(call):
             return Answer(raw, wire.usage_from(resp.get("usageMetadata")), Dialect.GEMINI)
-        body, usage = wire.response_to_completion(resp, call.upstream_model, created=int(time.time()))
+        body, usage = answers.response_to_completion(resp, call.upstream_model, created=int(time.time()))
         return Answer(orjson.dumps(body), usage)
 
     def stream(self, call: CallSpec) -> GeminiToOpenAIStream | GeminiPassthroughStream:

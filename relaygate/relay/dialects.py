@@ -16,7 +16,7 @@ import orjson
 
 from relaygate.core.errors import BadRequest
 from relaygate.core.types import Dialect, Endpoint, JsonObject, Usage
-from relaygate.protocols import anthropic, gemini
+from relaygate.protocols import anthropic, anthropic_answers, gemini, gemini_answers
 from relaygate.protocols.sse import SSEBuffer, event_data, frame
 from relaygate.providers.base import StreamTranslator
 from relaygate.relay.inbound import ParsedRequest, decode_body, parse_body, parse_request
@@ -124,10 +124,10 @@ class AnthropicDialect:
         return parsed
 
     def whole(self, body: bytes, model: str) -> bytes:
-        return orjson.dumps(anthropic.completion_to_message(_object(body), model))
+        return orjson.dumps(anthropic_answers.completion_to_message(_object(body), model))
 
     def egress(self, model: str) -> Egress:
-        conv = anthropic.ChunksToEvents(model=model, message_id="msg_" + _short_id())
+        conv = anthropic_answers.ChunksToEvents(model=model, message_id="msg_" + _short_id())
         return _ChunkEgress(lambda chunk: _anthropic_events(conv.on_chunk(chunk)),
                             lambda: _anthropic_events(conv.finish()))
 
@@ -149,10 +149,10 @@ class GeminiDialect:
         return parsed
 
     def whole(self, body: bytes, model: str) -> bytes:
-        return orjson.dumps(gemini.completion_to_response(_object(body), model))
+        return orjson.dumps(gemini_answers.completion_to_response(_object(body), model))
 
     def egress(self, model: str) -> Egress:
-        conv = gemini.ChunksToResponses(model=model, response_id=_short_id())
+        conv = gemini_answers.ChunksToResponses(model=model, response_id=_short_id())
         return _ChunkEgress(lambda chunk: _frames(conv.on_chunk(chunk)), lambda: _frames(conv.finish()))
 
     def stream_error(self, message: str) -> bytes:
