@@ -79,9 +79,9 @@ def test_a_relayed_request_costs_one_upstream_call_and_a_bounded_number_of_state
     assert sum(statements.values()) - statements["PRAGMA"] <= 9 * REQUESTS, statements
 
 
-def _ledger_db(tmp_path: Path, quota: int) -> Database:
+def _ledger_db(tmp_path: Path, quota: int, **options: Any) -> Database:
     """A migrated SQLite store with user 1 (a large balance) owning key 1 (`quota` left)."""
-    db = Database(f"sqlite:///{tmp_path}/ledger.db")
+    db = Database(f"sqlite:///{tmp_path}/ledger.db", **options)
     db.migrate()
     with db.engine.begin() as conn:
         conn.execute(tables.users.insert().values(id=1, name="u", balance=10**6, created_at=0))
@@ -178,14 +178,11 @@ def test_the_wal_stays_bounded_under_writes_that_never_pause(tmp_path: Path) -> 
     writes = 3000
 
     async def go() -> tuple[int, int, int]:
-        db = Database(f"sqlite:///{tmp_path}/ckpt.db", background_checkpoint=True, wal_restart_frames=100)
-        db.migrate()
-        with db.engine.begin() as conn:
-            conn.execute(tables.users.insert().values(id=1, name="u", balance=10**6, created_at=0))
+        db = _ledger_db(tmp_path, quota=0, background_checkpoint=True, wal_restart_frames=100)
         stop = threading.Event()
 
         def write_forever() -> int:  # a steady stream of small transactions, as the ledger's batches are
-            other = sqlite3.connect(f"{tmp_path}/ckpt.db", isolation_level=None, timeout=10)
+            other = sqlite3.connect(f"{tmp_path}/ledger.db", isolation_level=None, timeout=10)
             done = 0
             try:
                 while done < writes:
@@ -200,7 +197,7 @@ def test_the_wal_stays_bounded_under_writes_that_never_pause(tmp_path: Path) -> 
             return done
 
         def read_forever() -> None:  # a reader is nearly always open (worker threads, the catalog's poll)
-            reader = sqlite3.connect(f"{tmp_path}/ckpt.db", isolation_level=None, timeout=10)
+            reader = sqlite3.connect(f"{tmp_path}/ledger.db", isolation_level=None, timeout=10)
             while not stop.is_set():
                 reader.execute("BEGIN")
                 reader.execute("SELECT balance FROM users WHERE id = 1").fetchone()
@@ -218,7 +215,7 @@ def test_the_wal_stays_bounded_under_writes_that_never_pause(tmp_path: Path) -> 
             await asyncio.sleep(0.005)
         await writer
         await reading
-        wal = (tmp_path / "ckpt.db-wal").stat().st_size
+        wal = (tmp_path / "ledger.db-wal").stat().st_size
         with db.engine.begin() as conn:
             balance = conn.exec_driver_sql("SELECT balance FROM users WHERE id = 1").scalar_one()
         db.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -11,12 +12,11 @@ import time
 from pathlib import Path
 
 import httpx2 as httpx
-import psycopg
 import pytest
 from sqlalchemy import create_engine, inspect
 
 from relaygate.store.database import HEAD_REVISION, MIGRATIONS, Database
-from tests.conftest import PG_ADMIN_URL, Relaygate, Tenant, make_tenant
+from tests.conftest import Relaygate, Tenant, _postgres_database, make_tenant
 from tests.upstreams.openai_mock import MockOpenAI
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
@@ -142,18 +142,9 @@ def test_a_migrated_database_starts_without_importing_alembic(tmp_path: Path) ->
 
 
 def _alembic_upgrade(url: str, revision: str) -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
-    finally:
-        engine.dispose()
+    db = Database(url)
+    db.upgrade(revision)
+    db.close()
 
 
 def _schema(url: str) -> dict[str, object]:
@@ -181,26 +172,17 @@ def _schema(url: str) -> dict[str, object]:
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
-def test_a_new_database_gets_the_schema_every_migration_makes(backend: str, tmp_path: Path,
-                                                              request: pytest.FixtureRequest) -> None:
-    if backend == "sqlite":
-        created, migrated = f"sqlite:///{tmp_path}/created.db", f"sqlite:///{tmp_path}/migrated.db"
-    else:
-        created = request.getfixturevalue("postgres_url")
-        migrated = created.replace("relaygate_t_", "relaygate_m_")
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {migrated.rsplit('/', 1)[1]}")
-        request.addfinalizer(lambda: _drop_pg(migrated))
-    db = Database(created)
-    db.migrate()
-    db.close()
-    _alembic_upgrade(migrated, "head")
-    assert _schema(created) == _schema(migrated)
-
-
-def _drop_pg(url: str) -> None:
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
+def test_a_new_database_gets_the_schema_every_migration_makes(backend: str, tmp_path: Path) -> None:
+    with contextlib.ExitStack() as stack:
+        if backend == "sqlite":
+            created, migrated = f"sqlite:///{tmp_path}/created.db", f"sqlite:///{tmp_path}/migrated.db"
+        else:
+            created, migrated = (stack.enter_context(_postgres_database()) for _ in range(2))
+        db = Database(created)
+        db.migrate()
+        db.close()
+        _alembic_upgrade(migrated, "head")
+        assert _schema(created) == _schema(migrated)
 
 
 def test_a_database_at_an_older_revision_is_migrated_by_alembic(tmp_path: Path) -> None:

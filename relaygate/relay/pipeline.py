@@ -397,8 +397,3 @@ class _RetryableAnswer(Exception):
 async def _quietly(write: Awaitable[None]) -> None:
     with contextlib.suppress(ClientGone):
         await write
-
-
-def model_list(catalog: Catalog, key: KeyRecord) -> list[JsonObject]:
-    """The OpenAI model objects this key may use."""
-    return [{"id": name, "object": "model", "created": 0, "owned_by": "relaygate"} for name in catalog.models_for(key)]

@@ -15,7 +15,7 @@ from relaygate.core.errors import BodyTooLarge, NotFound, RelayError
 from relaygate.core.types import Endpoint
 from relaygate.relay.auth import authenticate, check_ip, key_from_headers
 from relaygate.relay.dialects import OPENAI, ClientDialect, RouteHints
-from relaygate.relay.pipeline import Inbound, model_list
+from relaygate.relay.pipeline import Inbound
 from relaygate.server.errors import ErrorRenderer, error_response
 from relaygate.server.sink import HttpSink
 from relaygate.server.state import services
@@ -103,7 +103,8 @@ async def _models(request: web.Request, model_id: str | None) -> web.Response:
         catalog = svc.catalogs.catalog
         key = authenticate(catalog, key_from_headers(request.headers), time.time())
         check_ip(key, client_ip(request))
-        models = model_list(catalog, key)
+        models = [{"id": name, "object": "model", "created": 0, "owned_by": "relaygate"}
+                  for name in catalog.models_for(key)]
         if model_id is None:
             body = orjson.dumps({"object": "list", "data": models})
         else:

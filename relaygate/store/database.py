@@ -149,6 +149,10 @@ class Database:
             return
         if current is None and self._create_fresh():
             return
+        self.upgrade("head")
+
+    def upgrade(self, revision: str) -> None:
+        """Run the Alembic migrations up to `revision`."""
         from alembic import command
         from alembic.config import Config
 
@@ -157,7 +161,7 @@ class Database:
         cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
         with self.engine.begin() as conn:
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            command.upgrade(cfg, revision)
 
     def _create_fresh(self) -> bool:
         from relaygate.store.tables import metadata
