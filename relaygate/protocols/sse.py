@@ -12,12 +12,21 @@ class SSEBuffer:
         self._buf = b""
 
     def feed(self, data: bytes) -> list[bytes]:
+        block = self.feed_block(data)
+        return block.split(b"\n\n")[:-1] if block else []
+
+    def feed_block(self, data: bytes) -> bytes:
+        """The events completed by `data` as one block of bytes ending in a blank line (b"" if none), for a
+        reader that relays most events untouched and looks only at a few."""
         buf = self._buf + data if self._buf else data
         if b"\r" in buf:
             buf = buf.replace(b"\r\n", b"\n")
-        events = buf.split(b"\n\n")
-        self._buf = events.pop()
-        return events
+        cut = buf.rfind(b"\n\n") + 2
+        if cut < 2:
+            self._buf = buf
+            return b""
+        self._buf = buf[cut:]
+        return buf[:cut]
 
     def rest(self) -> bytes:
         rest, self._buf = self._buf, b""

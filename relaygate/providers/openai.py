@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 import orjson
@@ -39,21 +40,62 @@ def openai_refusal(status: int, raw: bytes) -> UpstreamRefusal:
     return UpstreamRefusal(f"the upstream answered HTTP {status}", "upstream_error", None, None)
 
 
+# A JSON string value after one of the keys whose text a chunk generates (its body, escapes kept).
+_STRING = rb'"\s*:\s*"([^"\\]*(?:\\.[^"\\]*)*)"'
+_CONTENT = re.compile(rb'"content' + _STRING)
+_TEXTS = re.compile(rb'"(?:content|text|name|arguments)' + _STRING)
+
+
+def first_event_to_read(block: bytes) -> int:
+    """Where the first event that must be parsed starts: one carrying a usage object or an error, or `[DONE]`.
+    Everything before it is relayed as bytes. Keys are found as quoted words, which text inside a JSON string
+    (escaped quotes) cannot be."""
+    at = len(block)
+    for marker in (b"[DONE]", b'"error"'):
+        found = block.find(marker, 0, at)
+        if found >= 0:
+            at = found
+    found = block.find(b'"usage"', 0, at)
+    while found >= 0:
+        value = block[found + 7:found + 16].lstrip(b" :\t\n")  # `"usage":null` on every chunk is left alone
+        if value.startswith(b"{"):
+            at = found
+            break
+        found = block.find(b'"usage"', found + 7, at)
+    if at == len(block):
+        return at
+    start = block.rfind(b"\n\n", 0, at)
+    return start + 2 if start >= 0 else 0
+
+
 class OpenAIStream:
-    """Relays OpenAI SSE events unchanged, noting usage and text; hides forced usage if unasked."""
+    """Relays OpenAI SSE events unchanged, as bytes; parses only the events that carry usage, an error or the
+    end, and hides forced usage if unasked. The generated text is kept as raw JSON string bodies (found by one
+    regular expression per read) and decoded only if no usage arrives and it must be counted."""
 
     def __init__(self, *, strip_usage: bool) -> None:
         self._sse = SSEBuffer()
         self._strip_usage = strip_usage
-        self._text: list[str] = []
+        self._text = bytearray()
         self.usage: Usage | None = None
         self.finished = False
         self.failure: str | None = None
         self.dialect = Dialect.OPENAI
 
     def feed(self, data: bytes) -> bytes:
+        block = self._sse.feed_block(data)
+        if not block:
+            return b""
+        texts = _TEXTS if b'"tool_calls"' in block or b'"text"' in block else _CONTENT
+        self._text += b"".join(texts.findall(block))
+        cut = first_event_to_read(block)
+        if cut == len(block):
+            return block
+        return block[:cut] + self._read(block[cut:].split(b"\n\n"))
+
+    def _read(self, events: list[bytes]) -> bytes:
         out: list[bytes] = []
-        for event in self._sse.feed(data):
+        for event in events:
             payload = event_data(event)
             if payload is None:
                 if event.strip():
@@ -82,31 +124,20 @@ class OpenAIStream:
             usage = parse_usage(obj["usage"])
             if usage is not None:
                 self.usage = usage
-        choices = obj.get("choices")
-        if isinstance(choices, list):
-            for choice in choices:
-                if isinstance(choice, dict):
-                    self._collect(choice)
-        if self._strip_usage and "usage" in obj:
-            if not choices:
-                return None
-            del obj["usage"]
-            return orjson.dumps(obj)
+            if self._strip_usage:
+                if not obj.get("choices"):
+                    return None
+                del obj["usage"]
+                return orjson.dumps(obj)
         return payload
 
-    def _collect(self, choice: JsonObject) -> None:
-        delta = choice.get("delta")
-        text = delta.get("content") if isinstance(delta, dict) else choice.get("text")
-        if isinstance(text, str):
-            self._text.append(text)
-        if isinstance(delta, dict) and isinstance(delta.get("tool_calls"), list):
-            for call in delta["tool_calls"]:  # type: ignore[union-attr]
-                fn = call.get("function") if isinstance(call, dict) else None
-                if isinstance(fn, dict):
-                    self._text.append(str(fn.get("name") or "") + str(fn.get("arguments") or ""))
-
     def generated_text(self) -> str:
-        return "".join(self._text)
+        raw = bytes(self._text)
+        try:
+            text = orjson.loads(b'"' + raw + b'"')
+        except orjson.JSONDecodeError:  # raw control characters or a broken escape: count the bytes as they are
+            return raw.decode("utf-8", "replace")
+        return text if isinstance(text, str) else raw.decode("utf-8", "replace")
 
     def finish(self) -> bytes:
         return DONE
