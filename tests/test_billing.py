@@ -7,6 +7,7 @@ import signal
 from pathlib import Path
 
 import httpx2 as httpx
+import orjson
 import pytest
 
 from tests.conftest import ADMIN_KEY, Relaygate, Tenant, make_tenant
@@ -143,6 +144,24 @@ def test_abandoned_stream_is_billed_for_what_was_generated(relaygate: Relaygate,
     assert 0 < row["completion_tokens"] < 40 * 2
     assert row["cost"] > 0
     assert relaygate.ok("GET", f"/api/users/{t.user_id}")["used_quota"] == row["cost"]
+
+
+def test_a_stream_that_arrives_whole_is_relayed_whole_and_charged_before_its_done(
+        relaygate: Relaygate, fresh_mock: MockOpenAI) -> None:
+    t, model = _priced_tenant(relaygate, fresh_mock, per_call=0.002, balance=1_000_000)
+    fresh_mock.stream_at_once = True
+    fresh_mock.reply_text = "one two three four five"
+    with httpx.stream("POST", relaygate.base_url + "/chat/completions",
+                      headers={"Authorization": f"Bearer {t.key}"}, timeout=30,
+                      json={"model": model, "stream": True, "messages": [{"role": "user", "content": "go"}]}) as resp:
+        events = [line for line in resp.iter_lines() if line]
+        # read at [DONE], before the connection is gone: the charge and its log row are already stored
+        rows = _logs(relaygate, key_id=t.key_id)
+        balance = relaygate.ok("GET", f"/api/users/{t.user_id}")["balance"]
+    assert events[-1] == "data: [DONE]" and events[0].startswith("data: {")
+    text = "".join(orjson.loads(e[6:])["choices"][0]["delta"].get("content") or "" for e in events[:-1])
+    assert text == "one two three four five"
+    assert [(r["status"], r["cost"]) for r in rows] == [(200, 1_000)] and balance == 1_000_000 - 1_000
 
 
 def test_charge_and_log_row_survive_sigkill_right_after_the_answer(tmp_path: Path, mock: MockOpenAI) -> None:

@@ -311,7 +311,7 @@ class Relay:
             await self._ledger.release(ex.reservation, ex.log_row())
             reason = f" ({translator.failure})" if translator.failure else ""
             message = f"The upstream stream broke off{reason}; the request was not billed."
-            await _quietly(sink.close_stream(client.stream_error(message)))
+            await _quietly(sink.close_stream(outcome.tail + client.stream_error(message)))
             return
         ex.usage = usage
         if outcome.end is StreamEnd.CLIENT_GONE:
@@ -319,7 +319,7 @@ class Relay:
             await self._settle(ex, plan)
             return
         await self._settle(ex, plan)
-        await _quietly(sink.close_stream(translator.finish()))
+        await _quietly(sink.close_stream(outcome.tail + translator.finish()))
 
     async def _settle(self, ex: Exchange, plan: _Plan) -> None:
         assert ex.reservation is not None

@@ -23,21 +23,27 @@ class StreamEnd(Enum):
 class StreamOutcome:
     end: StreamEnd
     first_chunk_at: float | None
+    """When the first bytes for the client were ready (the tail's wait for the charge is not counted)."""
+    tail: bytes = b""
+    """What the read that ended the stream produced: sent with the stream's last bytes (`[DONE]` once the charge
+    is stored, or the error) in one write. A stream that arrives whole goes out in a single write."""
 
 
 async def pump(resp: aiohttp.ClientResponse, translator: StreamTranslator, sink: ClientSink) -> StreamOutcome:
     """Relay until the upstream ends, the client leaves or the upstream breaks; the upstream is closed after."""
     first: float | None = None
     end = StreamEnd.COMPLETE
+    tail = b""
     try:
         async for data in resp.content.iter_any():
             out = translator.feed(data)
-            if out:
-                if first is None:
-                    first = time.perf_counter()
-                await sink.write(out)
+            if out and first is None:
+                first = time.perf_counter()
             if translator.finished or translator.failure is not None:
+                tail = out
                 break
+            if out:
+                await sink.write(out)
     except ClientGone:
         end = StreamEnd.CLIENT_GONE
     except asyncio.CancelledError:
@@ -52,4 +58,4 @@ async def pump(resp: aiohttp.ClientResponse, translator: StreamTranslator, sink:
     else:
         # Closing (not releasing) drops the connection, which cancels the generation upstream.
         resp.close()
-    return StreamOutcome(end, first)
+    return StreamOutcome(end, first, tail)

@@ -55,6 +55,8 @@ class MockOpenAI(MockServer):
             self._queued.clear()
         self.mode = "ok"
         self.stream_delay = 0.0
+        self.stream_at_once = False
+        """Send a stream's events and `[DONE]` in one write (as a fast upstream or a buffering proxy does)."""
         self.stream_chunks = 5
         self.reply_text: str | None = None
         self.hang_seconds = 30.0
@@ -255,6 +257,10 @@ class MockOpenAI(MockServer):
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8",
                                            "Cache-Control": "no-cache", "x-request-id": f"req_mock{request[SERIAL]}"})
         await resp.prepare(request)
+        if self.stream_at_once and cut_after is None:
+            self.streams_finished_at.append(time.monotonic())
+            await resp.write_eof(b"".join(b"data: " + orjson.dumps(e) + b"\n\n" for e in events) + b"data: [DONE]\n\n")
+            return resp
         try:
             for i, event in enumerate(events):
                 if i and self.stream_delay > 0:
