@@ -78,6 +78,41 @@ def test_logs_are_json_lines_with_the_request_id(relaygate: Relaygate, tenant: T
     assert entry["status"] == 200 and entry["path"] == "/v1/chat/completions" and entry["level"] == "info"
 
 
+def test_log_lines_are_written_in_batches_but_warnings_at_once_and_in_order() -> None:
+    import io
+    import logging
+
+    from relaygate.server.logs import BatchingHandler, JsonFormatter
+
+    out = io.StringIO()
+    handler = BatchingHandler(out, interval=0.3)  # type: ignore[arg-type]
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("tests.batching")
+    logger.handlers[:], logger.propagate, logger.level = [handler], False, logging.INFO
+    logger.info("first", extra={"request_id": "req_1"})
+    handler.add('{"msg":"preformatted"}')
+    assert out.getvalue() == ""  # held for the batch
+    logger.warning("trouble")  # a warning goes out at once, after what was waiting
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [line["msg"] for line in lines] == ["first", "preformatted", "trouble"]
+    assert lines[0]["request_id"] == "req_1" and lines[2]["level"] == "warning"
+    logger.info("later")
+    deadline = time.monotonic() + 5
+    while "later" not in out.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert json.loads(out.getvalue().splitlines()[-1])["msg"] == "later"  # written by the flush thread
+
+
+def test_lines_still_waiting_for_their_batch_are_written_at_exit() -> None:
+    script = ("import logging, sys\n"
+              "from relaygate.server.logs import BatchingHandler\n"
+              "logging.getLogger().handlers[:] = [BatchingHandler(sys.stderr, interval=600)]\n"
+              "logging.getLogger('x').warning('now'); logging.getLogger('x').error('at once')\n"
+              "logging.getLogger('x').setLevel('INFO'); logging.getLogger('x').info('waiting')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0 and done.stderr.splitlines() == ["now", "at once", "waiting"]
+
+
 def test_sigterm_drains_in_flight_streams_then_exits(tmp_path: Path, fresh_mock: MockOpenAI) -> None:
     rg = Relaygate(tmp_path, env={"RELAYGATE_DRAIN_SECONDS": "1"}).start()
     try:

@@ -17,11 +17,11 @@ from relaygate.relay.auth import authenticate, check_ip, key_from_headers
 from relaygate.relay.dialects import OPENAI, ClientDialect, RouteHints
 from relaygate.relay.pipeline import Inbound
 from relaygate.server.errors import ErrorRenderer, error_response
+from relaygate.server.logs import access_line
 from relaygate.server.sink import HttpSink
 from relaygate.server.state import services
 
 log = logging.getLogger("relaygate.server")
-access = logging.getLogger("relaygate.access")
 
 
 def new_request_id() -> str:
@@ -41,8 +41,8 @@ def client_ip(request: web.Request) -> str:
 
 def _access_log(request: web.Request, request_id: str, status: int, started: float) -> None:
     if services(request).settings.access_log:
-        access.info("request", extra={"request_id": request_id, "method": request.method, "path": request.path,
-                                      "status": status, "ms": round((time.perf_counter() - started) * 1000, 3)})
+        access_line({"request_id": request_id, "method": request.method, "path": request.path, "status": status,
+                     "ms": round((time.perf_counter() - started) * 1000, 3)})
 
 
 HintReader = Callable[[web.Request], RouteHints]
