@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import struct
+import time
 
 import httpx2 as httpx
 import openai
@@ -97,6 +98,27 @@ def test_raw_stream_ends_with_done(relaygate: Relaygate, tenant: Tenant) -> None
         body = resp.read().decode()
     events = [e for e in body.split("\n\n") if e.strip()]
     assert events[-1] == "data: [DONE]"
+
+
+def test_a_stream_head_waits_for_the_first_event_but_not_for_a_model_that_thinks(
+        relaygate: Relaygate, fresh_mock: MockOpenAI) -> None:
+    from relaygate.relay.streaming import HEAD_WAIT_SECONDS
+
+    t = make_tenant(relaygate, [fresh_mock.base_url])
+    fresh_mock.stream_first_delay = HEAD_WAIT_SECONDS + 1.5
+    started = time.monotonic()
+    with httpx.stream("POST", relaygate.base_url + "/chat/completions", timeout=30,
+                      headers={"Authorization": f"Bearer {t.key}"},
+                      json={"model": "gpt-4o-mini", "stream": True, "messages": [{"role": "user", "content": "x"}]}
+                      ) as resp:
+        head_at = time.monotonic() - started  # httpx returns once the status and headers are in
+        assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/event-stream")
+        lines = resp.iter_lines()
+        first = next(line for line in lines if line)
+        first_at = time.monotonic() - started
+        rest = [line for line in lines if line]
+    assert head_at < first_at - 1.0  # the head went out on its own while the model was silent
+    assert first.startswith("data: {") and rest[-1] == "data: [DONE]"
 
 
 def test_legacy_completions_stream_and_not(relaygate: Relaygate, tenant: Tenant) -> None:

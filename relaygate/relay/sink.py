@@ -12,7 +12,13 @@ class ClientGone(Exception):
 class ClientSink(Protocol):
     async def send_json(self, status: int, body: bytes) -> None: ...
 
-    async def open_stream(self) -> None: ...
+    async def open_stream(self) -> None:
+        """Start a stream; its status and headers may wait to go out with the first bytes."""
+        ...
+
+    def send_head(self) -> None:
+        """Send the stream's status and headers now if they are still waiting for the first bytes."""
+        ...
 
     async def write(self, data: bytes) -> None:
         """Write bytes to an open stream; raises ClientGone if the client left."""

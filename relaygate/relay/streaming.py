@@ -12,6 +12,10 @@ import aiohttp
 from relaygate.providers.base import StreamTranslator
 from relaygate.relay.sink import ClientGone, ClientSink
 
+HEAD_WAIT_SECONDS = 1.0
+"""How long a stream's status and headers wait for its first events, to leave with them in one write; a model
+that thinks longer before its first token has the head sent on its own, so clients and proxies see an answer."""
+
 
 class StreamEnd(Enum):
     COMPLETE = "complete"
@@ -34,6 +38,7 @@ async def pump(resp: aiohttp.ClientResponse, translator: StreamTranslator, sink:
     first: float | None = None
     end = StreamEnd.COMPLETE
     tail = b""
+    head = asyncio.get_running_loop().call_later(HEAD_WAIT_SECONDS, sink.send_head)
     try:
         async for data in resp.content.iter_any():
             out = translator.feed(data)
@@ -51,6 +56,8 @@ async def pump(resp: aiohttp.ClientResponse, translator: StreamTranslator, sink:
         raise
     except (TimeoutError, aiohttp.ClientError, OSError):
         end = StreamEnd.UPSTREAM_BROKEN
+    finally:
+        head.cancel()
     if end is StreamEnd.COMPLETE and translator.failure is not None:
         end = StreamEnd.UPSTREAM_BROKEN
     if end is StreamEnd.COMPLETE and translator.finished:

@@ -56,6 +56,8 @@ class MockOpenAI(MockServer):
         self.mode = "ok"
         self.stream_delay = 0.0
         self.stream_at_once = False
+        self.stream_first_delay = 0.0
+        """Seconds before a stream's first event, after its head (a model thinking before its first token)."""
         """Send a stream's events and `[DONE]` in one write (as a fast upstream or a buffering proxy does)."""
         self.stream_chunks = 5
         self.reply_text: str | None = None
@@ -257,6 +259,8 @@ class MockOpenAI(MockServer):
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8",
                                            "Cache-Control": "no-cache", "x-request-id": f"req_mock{request[SERIAL]}"})
         await resp.prepare(request)
+        if self.stream_first_delay > 0:
+            await asyncio.sleep(self.stream_first_delay)
         if self.stream_at_once and cut_after is None:
             self.streams_finished_at.append(time.monotonic())
             await resp.write_eof(b"".join(b"data: " + orjson.dumps(e) + b"\n\n" for e in events) + b"data: [DONE]\n\n")
