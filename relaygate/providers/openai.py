@@ -42,7 +42,6 @@ def openai_refusal(status: int, raw: bytes) -> UpstreamRefusal:
 
 # A JSON string value after one of the keys whose text a chunk generates (its body, escapes kept).
 _STRING = rb'"\s*:\s*"([^"\\]*(?:\\.[^"\\]*)*)"'
-_CONTENT = re.compile(rb'"content' + _STRING)
 _TEXTS = re.compile(rb'"(?:content|text|name|arguments)' + _STRING)
 
 
@@ -86,8 +85,7 @@ class OpenAIStream:
         block = self._sse.feed_block(data)
         if not block:
             return b""
-        texts = _TEXTS if b'"tool_calls"' in block or b'"text"' in block else _CONTENT
-        self._text += b"".join(texts.findall(block))
+        self._text += b"".join(_TEXTS.findall(block))
         cut = first_event_to_read(block)
         if cut == len(block):
             return block
