@@ -17,9 +17,7 @@ def message_to_completion(msg: JsonObject, *, created: int) -> tuple[JsonObject,
     thinking: list[str] = []
     calls: list[JsonObject] = []
     blocks = msg.get("content")
-    for block in blocks if isinstance(blocks, list) else []:
-        if not isinstance(block, dict):
-            continue
+    for block in c.objects(blocks):
         kind = block.get("type")
         if kind == "text":
             text.append(str(block.get("text") or ""))
@@ -45,8 +43,7 @@ def completion_to_message(body: JsonObject, model: str) -> JsonObject:
     """A chat.completion (first choice) as an Anthropic message for the /v1/messages front door."""
     choices = body.get("choices")
     choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
-    message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
-    assert isinstance(message, dict)
+    message = c.object_field(choice, "message")
     blocks: list[JsonObject] = []
     reasoning = message.get("reasoning_content")
     if isinstance(reasoning, str) and reasoning:
@@ -99,8 +96,7 @@ class EventsToChunks:
 
     def on_event(self, kind: str, data: JsonObject) -> list[JsonObject]:
         if kind == "message_start":
-            msg = data.get("message") if isinstance(data.get("message"), dict) else {}
-            assert isinstance(msg, dict)
+            msg = c.object_field(data, "message")
             self._id, self._model = str(msg.get("id") or ""), str(msg.get("model") or "")
             self.usage = usage_from(msg.get("usage"))
             return [self._chunk({"role": "assistant", "content": ""})]
@@ -189,8 +185,8 @@ class ChunksToEvents:
         if usage is not None:
             self.usage = usage
         choices = chunk.get("choices")
-        for choice in choices if isinstance(choices, list) else []:
-            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+        for choice in c.objects(choices):
+            if choice.get("index", 0) != 0:
                 continue
             delta = choice.get("delta")
             if isinstance(delta, dict):
@@ -246,12 +242,9 @@ class ChunksToEvents:
                 events += self._open("text", {"type": "text", "text": ""})
             events.append(self._emit({"type": "text_delta", "text": text}))
         calls = delta.get("tool_calls")
-        for call in calls if isinstance(calls, list) else []:
-            if not isinstance(call, dict):
-                continue
+        for call in c.objects(calls):
             index = c.count_or_zero(call.get("index"))
-            fn = call.get("function") if isinstance(call.get("function"), dict) else {}
-            assert isinstance(fn, dict)
+            fn = c.object_field(call, "function")
             if call.get("id") is not None or index not in self._tool_blocks:
                 events += self._open("tool_use", {"type": "tool_use", "id": str(call.get("id") or ""),
                                                   "name": str(fn.get("name") or ""), "input": {}})

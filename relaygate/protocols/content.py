@@ -16,6 +16,17 @@ THINKING_BUDGETS = {"low": 1024, "medium": 8192, "high": 24576}
 _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)(?:;[^,;]*)*;base64,(?P<data>.*)$", re.DOTALL)
 
 
+def objects(value: JsonValue) -> list[JsonObject]:
+    """The JSON objects in `value` when it is a list (anything else in it skipped), else none."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def object_field(obj: JsonObject, key: str) -> JsonObject:
+    """obj[key] when it is a JSON object, else an empty one."""
+    value = obj.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def data_url(url: str) -> tuple[str, str] | None:
     """(media type, base64 data) of a `data:` URL, None for any other URL."""
     if not url.startswith("data:"):

@@ -44,9 +44,7 @@ def _candidate_parts(cand: JsonObject, n: int) -> tuple[str, str, list[JsonObjec
     text: list[str] = []
     thought: list[str] = []
     calls: list[JsonObject] = []
-    for part in parts if isinstance(parts, list) else []:
-        if not isinstance(part, dict):
-            continue
+    for part in c.objects(parts):
         if isinstance(part.get("text"), str):
             (thought if part.get("thought") else text).append(str(part["text"]))
         call = part.get("functionCall")
@@ -190,12 +188,9 @@ class ChunksToResponses:
             self.usage = usage
         candidates: list[JsonValue] = []
         choices = chunk.get("choices")
-        for choice in choices if isinstance(choices, list) else []:
-            if not isinstance(choice, dict):
-                continue
+        for choice in c.objects(choices):
             index = c.count_or_zero(choice.get("index"))
-            delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
-            assert isinstance(delta, dict)
+            delta = c.object_field(choice, "delta")
             self._collect_calls(index, delta)
             parts = _response_parts({k: v for k, v in delta.items() if k != "tool_calls"}, whole=False)
             if choice.get("finish_reason"):
@@ -218,13 +213,10 @@ class ChunksToResponses:
 
     def _collect_calls(self, index: int, delta: JsonObject) -> None:
         calls = delta.get("tool_calls")
-        for call in calls if isinstance(calls, list) else []:
-            if not isinstance(call, dict):
-                continue
+        for call in c.objects(calls):
             slot = self._calls.setdefault(index, {}).setdefault(
                 c.count_or_zero(call.get("index")), {"id": None, "function": {"name": "", "arguments": ""}})
-            fn = call.get("function") if isinstance(call.get("function"), dict) else {}
-            assert isinstance(fn, dict)
+            fn = c.object_field(call, "function")
             held = slot["function"]
             assert isinstance(held, dict)
             if call.get("id") is not None:
