@@ -6,7 +6,21 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from relaygate.limits.base import UNLIMITED, Admission, Refusal
+
 WINDOW = 60.0
+
+
+class _Spend:
+    """Tokens one admitted request holds in its key's window; settling rewrites `tokens` in place."""
+
+    __slots__ = ("at", "counted", "tokens")
+
+    def __init__(self, at: float, tokens: int) -> None:
+        self.at = at
+        self.tokens = tokens
+        self.counted = True
+        """Still in the window's sum (False once expired out of it)."""
 
 
 class _Window:
@@ -14,15 +28,17 @@ class _Window:
 
     def __init__(self) -> None:
         self.requests: deque[float] = deque()
-        self.tokens: deque[tuple[float, int]] = deque()
+        self.tokens: deque[_Spend] = deque()
         self.token_sum = 0
 
     def expire(self, now: float) -> None:
         edge = now - WINDOW
         while self.requests and self.requests[0] <= edge:
             self.requests.popleft()
-        while self.tokens and self.tokens[0][0] <= edge:
-            self.token_sum -= self.tokens.popleft()[1]
+        while self.tokens and self.tokens[0].at <= edge:
+            spend = self.tokens.popleft()
+            spend.counted = False
+            self.token_sum -= spend.tokens
 
 
 class MemoryRateLimiter:
@@ -32,26 +48,38 @@ class MemoryRateLimiter:
         self._clock = clock
         self._windows: dict[int, _Window] = {}
 
-    async def acquire(self, key_id: int, rpm: int | None, tpm: int | None, tokens: int) -> float | None:
+    async def acquire(self, key_id: int, rpm: int | None, tpm: int | None, tokens: int) -> Admission | Refusal:
         if not rpm and not tpm:
-            return None
+            return UNLIMITED
         now = self._clock()
         win = self._windows.get(key_id)
         if win is None:
             win = self._windows[key_id] = _Window()
         win.expire(now)
         if rpm and len(win.requests) >= rpm:
-            return max(win.requests[len(win.requests) - rpm] + WINDOW - now, 0.001)
+            return Refusal("rpm", max(win.requests[len(win.requests) - rpm] + WINDOW - now, 0.001))
         if tpm and win.token_sum and win.token_sum + tokens > tpm:
             need = win.token_sum + tokens - tpm
             freed = 0
-            for at, n in win.tokens:
-                freed += n
+            for spend in win.tokens:
+                freed += spend.tokens
                 if freed >= need:
-                    return max(at + WINDOW - now, 0.001)
-            return WINDOW
+                    return Refusal("tpm", max(spend.at + WINDOW - now, 0.001))
+            return Refusal("tpm", WINDOW)
         win.requests.append(now)
-        if tpm:
-            win.tokens.append((now, tokens))
-            win.token_sum += tokens
-        return None
+        if not tpm:
+            return Admission(0)
+        spend = _Spend(now, tokens)
+        win.tokens.append(spend)
+        win.token_sum += tokens
+        return Admission(tokens, spend)
+
+    async def settle(self, key_id: int, admission: Admission, actual: int) -> None:
+        spend = admission.ticket
+        if not isinstance(spend, _Spend):
+            return
+        win = self._windows.get(key_id)
+        if win is not None and spend.counted:
+            win.token_sum += actual - spend.tokens
+            spend.tokens = actual
+        admission.tokens = actual

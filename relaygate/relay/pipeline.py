@@ -30,7 +30,7 @@ from relaygate.core.errors import (
 )
 from relaygate.core.records import ChannelRecord, KeyRecord, PriceRecord
 from relaygate.core.types import Dialect, Endpoint, JsonObject, Usage
-from relaygate.limits.base import RateLimiter
+from relaygate.limits.base import RateLimiter, Refusal
 from relaygate.protocols.content import completion_chunks
 from relaygate.protocols.sse import DONE, frame
 from relaygate.providers.base import CallSpec, Provider
@@ -208,10 +208,11 @@ class Relay:
         output = 0
         if parsed.endpoint is not Endpoint.EMBEDDINGS:
             output = (parsed.max_output or self._settings.default_max_tokens) * parsed.choices
-        wait = await self._limiter.acquire(key.id, key.rpm, key.tpm, plan.prompt_estimate + output)
-        if wait is not None:
+        admission = await self._limiter.acquire(key.id, key.rpm, key.tpm, plan.prompt_estimate + output)
+        if isinstance(admission, Refusal):
             raise RateLimited(
-                f"Rate limit reached for this key; retry in {wait:.1f} s.", retry_after=wait
+                f"Rate limit reached for this key; retry in {admission.retry_after:.1f} s.",
+                retry_after=admission.retry_after,
             )
         estimate = Usage(prompt_tokens=plan.prompt_estimate + plan.prompt_estimate // 10 + 16,
                          completion_tokens=output)
