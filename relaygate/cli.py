@@ -16,7 +16,7 @@ from relaygate.admin import schemas as s
 from relaygate.admin.service import Operator
 from relaygate.config import Settings
 from relaygate.core.errors import RelayError
-from relaygate.relay.upstream import Upstream
+from relaygate.relay.upstream import AiohttpTransport
 from relaygate.store.database import Database
 
 
@@ -138,7 +138,7 @@ async def _run(op: Operator, args: argparse.Namespace) -> Any:
 
 
 async def _test(op: Operator, channel_id: int) -> s.ChannelTestResult:
-    upstream = Upstream(connect_timeout=10)
+    upstream = AiohttpTransport(connect_timeout=10)
     await upstream.start()
     try:
         return await op.test_channel(channel_id, upstream)

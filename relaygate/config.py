@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     access_log: bool = True
     durable_settlement: bool = True
+    reservation_lease_seconds: float = Field(
+        default=30.0, ge=1, description="a process's lease on its reservations; a dead process's are released after")
     workers: int = Field(default=1, ge=1)
 
     def resolved_database_url(self) -> str:

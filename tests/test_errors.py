@@ -98,14 +98,21 @@ def test_rate_limit_is_429_with_retry_after(relaygate: Relaygate, mock: MockOpen
     assert _post(relaygate, t.key).status_code == 200
     assert _post(relaygate, t.key).status_code == 200
     resp = _post(relaygate, t.key)
-    _assert_error(resp, 429, "rate_limit_exceeded")
+    body = _assert_error(resp, 429, "rate_limit_exceeded")
+    assert "requests per minute (RPM)" in str(body["message"])
     assert 1 <= int(resp.headers["Retry-After"]) <= 60
 
 
-def test_token_rate_limit_is_429(relaygate: Relaygate, mock: MockOpenAI) -> None:
-    t = make_tenant(relaygate, [mock.base_url], key_fields={"tpm": 300})
-    assert _post(relaygate, t.key, {**CHAT, "max_tokens": 200}).status_code == 200
-    _assert_error(_post(relaygate, t.key, {**CHAT, "max_tokens": 200}), 429, "rate_limit_exceeded")
+def test_token_rate_limit_counts_real_usage_not_the_reservation(relaygate: Relaygate, mock: MockOpenAI) -> None:
+    t = make_tenant(relaygate, [mock.base_url], key_fields={"tpm": 1000})
+    # each answer really uses ~15 tokens: TPM holds the estimate (prompt + max_tokens) while a request runs and
+    # keeps only the real usage after, so ten requests that could each use 200 fit in 1,000 a minute (counting
+    # the reservations, the fifth would have been refused)
+    for _ in range(10):
+        assert _post(relaygate, t.key, {**CHAT, "max_tokens": 200}).status_code == 200
+    # one that could use more than what is left of the minute's 1,000 is refused, and told which limit it hit
+    body = _assert_error(_post(relaygate, t.key, {**CHAT, "max_tokens": 900}), 429, "rate_limit_exceeded")
+    assert "tokens per minute (TPM)" in str(body["message"])
 
 
 @pytest.mark.parametrize(("content", "param"), [

@@ -17,11 +17,12 @@ from sqlalchemy import event
 
 from relaygate.billing.ledger import Ledger
 from relaygate.config import Settings
+from relaygate.core.records import LogRow
 from relaygate.server.app import create_app
 from relaygate.server.state import SERVICES
 from relaygate.store import tables
 from relaygate.store.database import PAGE_SIZE, Database
-from relaygate.store.ledger_sql import LOG_COLUMNS
+from relaygate.store.ledger_sql import ROW_FIELDS
 from tests.conftest import ADMIN_KEY, UPSTREAM_KEY, free_port
 from tests.upstreams.openai_mock import MockOpenAI
 
@@ -71,12 +72,14 @@ def test_a_relayed_request_costs_one_upstream_call_and_a_bounded_number_of_state
     assert calls == REQUESTS
     assert statements["SELECT"] == 0, statements
     # Sequential requests cannot share a group commit: per request one reserve transaction (UPDATE key,
-    # UPDATE user) and one settle transaction (UPDATE key, UPDATE user, INSERT log row), BEGIN and COMMIT each.
+    # UPDATE user, INSERT the reservation's record) and one settle transaction (DELETE that record, UPDATE key,
+    # UPDATE user, INSERT log row), BEGIN and COMMIT each.
     assert statements["UPDATE"] <= 4 * REQUESTS, statements
-    assert statements["INSERT"] <= REQUESTS, statements
+    assert statements["INSERT"] <= 2 * REQUESTS, statements
+    assert statements["DELETE"] <= REQUESTS + 4, statements  # and the lease upkeep's sweeps
     # PRAGMAs set up a connection once (there are a handful), never per request
     assert statements["PRAGMA"] <= 8, statements
-    assert sum(statements.values()) - statements["PRAGMA"] <= 9 * REQUESTS, statements
+    assert sum(statements.values()) - statements["PRAGMA"] <= 11 * REQUESTS + 4, statements
 
 
 def _ledger_db(tmp_path: Path, quota: int, **options: Any) -> Database:
@@ -100,13 +103,14 @@ async def _reserve_together(tmp_path: Path, amounts: list[int], quota: int) -> t
     and the UPDATE statements the ledger ran."""
     db = _ledger_db(tmp_path, quota)
     statements: Counter[str] = Counter()
+    ledger = Ledger(db)
+    await ledger.holding.start()  # once per process, at start-up
 
     def trace(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
         dbapi_conn.set_trace_callback(lambda sql: statements.update([sql.split()[0].upper()]))
 
     event.listen(db.engine, "connect", trace)
     db.engine.dispose()
-    ledger = Ledger(db)
     outcomes = await asyncio.gather(*(ledger.reserve(1, 1, a, key_limited=True) for a in amounts),
                                     return_exceptions=True)
     left = _key_left(db)
@@ -128,11 +132,11 @@ def test_reservations_whose_sum_does_not_fit_fall_back_to_one_by_one(tmp_path: P
     assert sum(ok) * 10 + left == 125
 
 
-def _log_row() -> dict[str, Any]:
-    row: dict[str, Any] = {column: 0 for column in LOG_COLUMNS}
+def _log_row(**fields: Any) -> LogRow:
+    row: dict[str, Any] = {column: 0 for column in ROW_FIELDS}
     row.update(request_id="req-1", channel_id=None, endpoint="chat", model="m", upstream_model="m", is_stream=False,
                first_chunk_ms=None, status=200, error_code=None)
-    return row
+    return LogRow(**{**row, **fields})
 
 
 def test_a_lone_request_writes_inline_and_waits_its_turn_when_another_writer_holds_the_lock(tmp_path: Path) -> None:
@@ -251,7 +255,7 @@ def test_a_lone_request_writes_a_few_kib_of_wal_on_a_new_database(tmp_path: Path
         before = wal.stat().st_size
         for _ in range(REQUESTS):
             res = await ledger.reserve(1, 1, 10, key_limited=True)
-            await ledger.settle(res, 4, {**_log_row(), "request_id": new_request_id(), "key_id": 1, "user_id": 1})
+            await ledger.settle(res, 4, _log_row(request_id=new_request_id(), key_id=1, user_id=1))
         grown = wal.stat().st_size - before
         with db.engine.begin() as conn:
             page = int(conn.exec_driver_sql("PRAGMA page_size").scalar_one())

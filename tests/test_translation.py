@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from relaygate.core.errors import BadRequest
-from relaygate.core.records import ChannelOptions
 from relaygate.protocols import anthropic, anthropic_answers, content, gemini, gemini_answers
 from relaygate.protocols.content import completion_chunks
 from relaygate.providers import reasoning
+from relaygate.providers.openai import OpenAIOptions
 from tests.upstreams import anthropic_wire, gemini_wire
 
 FINISH_REASONS = {"stop", "length", "tool_calls", "content_filter", "function_call"}
@@ -267,15 +267,15 @@ def test_chunks_become_a_well_formed_claude_event_sequence() -> None:
 def test_reasoning_models_get_max_completion_tokens_developer_role_and_no_sampling() -> None:
     body = {"model": "o1", "max_tokens": 100, "temperature": 0.2, "top_p": 0.5, "logprobs": True,
             "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]}
-    out = reasoning.adapt(body, "o1", ChannelOptions(), stream=False)
+    out = reasoning.adapt(body, "o1", OpenAIOptions(), stream=False)
     assert out["max_completion_tokens"] == 100 and "max_tokens" not in out
     assert not {"temperature", "top_p", "logprobs"} & set(out)
     assert out["messages"][0]["role"] == "developer"
-    merged = reasoning.adapt(body, "o1-mini", ChannelOptions(), stream=False)
+    merged = reasoning.adapt(body, "o1-mini", OpenAIOptions(), stream=False)
     assert merged["messages"] == [{"role": "user", "content": "be brief\n\nhi"}]
-    kept = reasoning.adapt({**body, "temperature": 1}, "o3-mini", ChannelOptions(), stream=False)
+    kept = reasoning.adapt({**body, "temperature": 1}, "o3-mini", OpenAIOptions(), stream=False)
     assert kept["temperature"] == 1
-    custom = ChannelOptions(reasoning_models=("my-thinker",), no_stream_models=("my-thinker",))
+    custom = OpenAIOptions(reasoning_models=("my-thinker",), no_stream_models=("my-thinker",))
     assert reasoning.is_reasoning("my-thinker", custom) and not reasoning.is_reasoning("gpt-4o", custom)
     streamed = reasoning.adapt({**body, "stream": True, "stream_options": {"include_usage": True}}, "my-thinker",
                                custom, stream=True)

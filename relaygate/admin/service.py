@@ -11,9 +11,10 @@ from sqlalchemy import Connection
 
 from relaygate.admin import schemas as s
 from relaygate.core.errors import BadRequest, NotFound
+from relaygate.providers.registry import with_options
 from relaygate.relay.auth import hash_key
 from relaygate.relay.prober import probe_channel
-from relaygate.relay.upstream import Upstream
+from relaygate.relay.upstream import Transport
 from relaygate.store import admin_sql
 from relaygate.store.admin_sql import Conflict, Row
 from relaygate.store.catalog import channel_record
@@ -171,8 +172,8 @@ class Operator:
         await self._channel_row(channel_id)
         await self._write(lambda c: admin_sql.delete_channel(c, channel_id))
 
-    async def test_channel(self, channel_id: int, upstream: Upstream) -> s.ChannelTestResult:
-        result = await probe_channel(upstream, channel_record(await self._channel_row(channel_id)))
+    async def test_channel(self, channel_id: int, upstream: Transport) -> s.ChannelTestResult:
+        result = await probe_channel(upstream, with_options(channel_record(await self._channel_row(channel_id))))
         return s.ChannelTestResult(ok=result.ok, status=result.status, latency_ms=round(result.latency_ms, 2),
                                    message=result.message)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import tiktoken
 
-from relaygate.core.types import Endpoint, JsonObject, JsonValue
+from relaygate.core.types import JsonObject, JsonValue
 
 EXACT_LIMIT = 32_768
 """Texts longer than this (characters) are estimated from their UTF-8 length, not tokenized."""
@@ -28,23 +28,24 @@ class TokenCounter:
             return len(text.encode()) // 3 + 1
         return len(self._enc.encode(text, disallowed_special=()))
 
-    def prompt_tokens(self, endpoint: Endpoint, body: JsonObject) -> int:
-        """An estimate of the prompt's size, erring high, for the reservation."""
-        if endpoint is Endpoint.CHAT:
-            messages = body.get("messages")
-            total = 3
-            if isinstance(messages, list):
-                for message in messages:
-                    total += PER_MESSAGE
-                    if isinstance(message, dict):
-                        total += self._content_tokens(message.get("content"))
-                        if "tool_calls" in message:
-                            total += self._content_tokens(repr(message["tool_calls"]))
-            if "tools" in body:
-                total += self._content_tokens(repr(body["tools"]))
-            return total
-        key = "prompt" if endpoint is Endpoint.COMPLETIONS else "input"
-        return self._content_tokens(body.get(key))
+    def chat_prompt(self, body: JsonObject) -> int:
+        """An estimate of a chat request's prompt size, erring high, for the reservation."""
+        messages = body.get("messages")
+        total = 3
+        if isinstance(messages, list):
+            for message in messages:
+                total += PER_MESSAGE
+                if isinstance(message, dict):
+                    total += self._content_tokens(message.get("content"))
+                    if "tool_calls" in message:
+                        total += self._content_tokens(repr(message["tool_calls"]))
+        if "tools" in body:
+            total += self._content_tokens(repr(body["tools"]))
+        return total
+
+    def text_input(self, value: JsonValue) -> int:
+        """Tokens of a prompt or input field: a string, strings, or token arrays."""
+        return self._content_tokens(value)
 
     def _content_tokens(self, content: JsonValue) -> int:
         if isinstance(content, str):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Network
-from typing import Any
 
 Network = IPv4Network | IPv6Network
 
@@ -35,34 +34,6 @@ class KeyRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class ChannelOptions:
-    """Per-channel settings some upstream types read (Azure's api version, Claude's defaults, o1 rules)."""
-
-    api_version: str | None = None
-    """Azure OpenAI `api-version`; Anthropic `anthropic-version` (defaults differ per type)."""
-    default_max_tokens: int | None = None
-    """max_tokens sent to upstreams that require it when the client set none (Anthropic)."""
-    reasoning_models: tuple[str, ...] = ()
-    """Extra model patterns treated as reasoning models (o1*, o3*, o4* always are)."""
-    system_as_user_models: tuple[str, ...] = ()
-    """Reasoning models that refuse system and developer roles: the system text joins the first user turn."""
-    no_stream_models: tuple[str, ...] = ()
-    """Models that cannot stream upstream: a stream request is answered as a stream of the finished answer."""
-
-    @classmethod
-    def from_json(cls, value: Mapping[str, Any] | None) -> ChannelOptions:
-        if not value:
-            return cls()
-        return cls(
-            api_version=value.get("api_version"),
-            default_max_tokens=value.get("default_max_tokens"),
-            reasoning_models=tuple(value.get("reasoning_models") or ()),
-            system_as_user_models=tuple(value.get("system_as_user_models") or ()),
-            no_stream_models=tuple(value.get("no_stream_models") or ()),
-        )
-
-
-@dataclass(frozen=True, slots=True)
 class ChannelRecord:
     """An upstream account: where to send a model's requests and how."""
 
@@ -79,7 +50,9 @@ class ChannelRecord:
     timeout: float | None
     status: str
     test_model: str | None
-    options: ChannelOptions = field(default_factory=lambda: ChannelOptions(), hash=False)
+    options: object = field(default=None, hash=False)
+    """The channel type's own options: its provider's options model once the catalog has read them (see
+    providers.registry.with_options), the stored JSON object before."""
 
     @property
     def enabled(self) -> bool:
@@ -91,16 +64,61 @@ class ChannelRecord:
 
 @dataclass(frozen=True, slots=True)
 class PriceRecord:
-    """A model's price in USD: per 1M input/output tokens and/or a fixed price per call."""
+    """A model's price in USD, in every unit: per 1M input/output tokens, per call, per 1M characters, per
+    second of audio, per image (by `size/quality` variant). Unset units cost nothing."""
 
     model: str
-    input_per_1m: float
-    output_per_1m: float
+    input_per_1m: float = 0.0
+    output_per_1m: float = 0.0
     per_call: float | None = None
     cache_read_per_1m: float | None = None
     """Prompt tokens read from the provider's cache; None = the input price."""
     cache_write_per_1m: float | None = None
     """Prompt tokens written to the provider's cache (Anthropic); None = the input price."""
+    image_input_per_1m: float | None = None
+    """Prompt tokens that are images (gpt-image); None = the input price."""
+    per_1m_characters: float | None = None
+    per_second: float | None = None
+    per_image: Mapping[str, float] = field(default_factory=dict, hash=False)
+    """USD per image by variant: `1024x1024/hd`, `1024x1024`, or `*` for any other."""
+
+    def image_price(self, variant: str) -> float:
+        """The per-image price of `size/quality`: that variant, else its size alone, else `*`, else 0."""
+        prices = self.per_image
+        if not prices:
+            return 0.0
+        found = prices.get(variant)
+        if found is None and "/" in variant:
+            found = prices.get(variant.split("/", 1)[0])
+        return found if found is not None else prices.get("*", 0.0)
+
+
+@dataclass(slots=True)
+class LogRow:
+    """One request's log row; the store derives its columns from these fields (the charged cost is added by
+    the ledger inside the transaction that charges it)."""
+
+    created_at: float
+    request_id: str
+    key_id: int | None
+    user_id: int | None
+    channel_id: int | None
+    endpoint: str
+    model: str
+    upstream_model: str
+    is_stream: bool
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    cache_write_tokens: int
+    reasoning_tokens: int
+    characters: int
+    audio_seconds: float
+    images: int
+    latency_ms: float
+    first_chunk_ms: float | None
+    status: int
+    error_code: str | None
 
 
 @dataclass(frozen=True, slots=True)

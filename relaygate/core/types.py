@@ -1,4 +1,4 @@
-"""Internal value types shared by every layer: JSON aliases, endpoints, usage."""
+"""Internal value types shared by every layer: JSON aliases, dialects, usage in every unit."""
 
 from __future__ import annotations
 
@@ -18,21 +18,16 @@ class Dialect(StrEnum):
     GEMINI = "gemini"
 
 
-class Endpoint(StrEnum):
-    """A relayed OpenAI endpoint; its value is the path under /v1."""
-
-    CHAT = "/chat/completions"
-    COMPLETIONS = "/completions"
-    EMBEDDINGS = "/embeddings"
-
-    @property
-    def streams(self) -> bool:
-        return self is not Endpoint.EMBEDDINGS
+CHAT = "chat"
+COMPLETIONS = "completions"
+EMBEDDINGS = "embeddings"
+"""Names of the operations every layer may speak of (an operation module declares its own; a provider lists
+the names it serves)."""
 
 
 @dataclass(slots=True)
 class Usage:
-    """Tokens an answer consumed, as the upstream reported them or as counted locally."""
+    """What an answer consumed, in every unit a price can carry, as the upstream reported it or as measured."""
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -41,6 +36,17 @@ class Usage:
     """Part of prompt_tokens read from the provider's prompt cache."""
     cache_write_tokens: int = 0
     """Part of prompt_tokens written to the provider's prompt cache."""
+    image_tokens: int = 0
+    """Part of prompt_tokens that were images (gpt-image input images have a price of their own)."""
+    characters: int = 0
+    """Input characters (code points) of a per-character operation (text to speech)."""
+    seconds: float = 0.0
+    """Seconds of audio of a per-second operation (transcription)."""
+    images: int = 0
+    """Images produced by a per-image operation."""
+    image_variant: str = ""
+    """Which per-image price applies: `size/quality` (e.g. `1024x1024/hd`), `size`, or "" for the default."""
+    calls: int = 1
     counted_locally: bool = False
 
     @property

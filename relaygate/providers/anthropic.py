@@ -6,17 +6,33 @@ A client that itself speaks the Messages API (the /v1/messages front door) is pa
 from __future__ import annotations
 
 import time
+from typing import ClassVar
 
 import orjson
+from pydantic import Field
 
-from relaygate.core.errors import BadRequest
 from relaygate.core.records import ChannelRecord
-from relaygate.core.types import Dialect, Endpoint, JsonObject
+from relaygate.core.types import CHAT, Dialect, JsonObject
 from relaygate.protocols import anthropic as wire
 from relaygate.protocols import anthropic_answers as answers
 from relaygate.protocols.sse import DONE, SSEBuffer, event_data, event_type, frame
-from relaygate.providers.base import Answer, CallSpec, ConvertedStream, UpstreamRefusal, UpstreamRequest
+from relaygate.providers.base import (
+    Answer,
+    CallSpec,
+    ConvertedStream,
+    ProviderOptions,
+    UpstreamRefusal,
+    UpstreamRequest,
+    options_of,
+)
 from relaygate.providers.openai import api_root
+
+
+class AnthropicOptions(ProviderOptions):
+    api_version: str | None = Field(default=None, max_length=64,
+                                    description=f"anthropic-version header (default {wire.VERSION})")
+    default_max_tokens: int | None = Field(default=None, ge=1, le=1_000_000,
+                                           description="max_tokens sent when the client set none (default 4096)")
 
 
 def _events(data: bytes, sse: SSEBuffer) -> list[tuple[bytes, str, JsonObject | None]]:
@@ -81,40 +97,36 @@ class ClaudePassthroughStream(ConvertedStream):
         return self._tail
 
 
-def _passthrough(call: CallSpec) -> bool:
-    return call.client_dialect is Dialect.ANTHROPIC and call.native is not None
-
-
 class AnthropicProvider:
     name = "anthropic"
+    serves: ClassVar[frozenset[str]] = frozenset({CHAT})
+    dialect: ClassVar[Dialect] = Dialect.ANTHROPIC
+    options: ClassVar[type[ProviderOptions]] = AnthropicOptions
 
     def build(self, channel: ChannelRecord, credential: str, call: CallSpec) -> UpstreamRequest:
-        if call.endpoint is not Endpoint.CHAT:
-            raise BadRequest(f"Claude channels serve chat only, not {call.endpoint.value}.", param="model")
-        if _passthrough(call):
-            assert call.native is not None
-            body = {**call.native, "model": call.upstream_model}
+        if call.passthrough:
+            body = {**call.body, "model": call.upstream_model}
         else:
             body = wire.chat_to_messages(call.body, call.upstream_model,
-                                         default_max_tokens=channel.options.default_max_tokens)
+                                         default_max_tokens=options_of(channel, AnthropicOptions).default_max_tokens)
         return self._request(channel, credential, body)
 
     def _request(self, channel: ChannelRecord, credential: str, body: JsonObject) -> UpstreamRequest:
-        headers = {"x-api-key": credential, "anthropic-version": channel.options.api_version or wire.VERSION,
-                   "Content-Type": "application/json"}
+        version = options_of(channel, AnthropicOptions).api_version or wire.VERSION
+        headers = {"x-api-key": credential, "anthropic-version": version, "Content-Type": "application/json"}
         return UpstreamRequest("POST", api_root(channel.base_url) + "/messages", headers, orjson.dumps(body))
 
     def answer(self, call: CallSpec, raw: bytes) -> Answer:
         msg = orjson.loads(raw)
         if not isinstance(msg, dict) or msg.get("type") != "message":
             raise ValueError("the upstream answer is not a Claude message")
-        if _passthrough(call):
+        if call.passthrough:
             return Answer(raw, wire.usage_from(msg.get("usage")), Dialect.ANTHROPIC)
         body, usage = answers.message_to_completion(msg, created=int(time.time()))
         return Answer(orjson.dumps(body), usage)
 
     def stream(self, call: CallSpec) -> ClaudeToOpenAIStream | ClaudePassthroughStream:
-        if _passthrough(call):
+        if call.passthrough:
             return ClaudePassthroughStream()
         return ClaudeToOpenAIStream(include_usage=call.client_wants_usage)
 

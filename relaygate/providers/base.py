@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar, Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict
 
 from relaygate.core.records import ChannelRecord
-from relaygate.core.types import Dialect, Endpoint, JsonObject, Usage
+from relaygate.core.types import Dialect, JsonObject, Usage
 from relaygate.protocols.sse import SSEBuffer
+
+Content = bytes | AsyncIterable[bytes]
+"""A request body: whole, or streamed (an upload relayed as it is read)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,7 +23,37 @@ class UpstreamRequest:
     method: str
     url: str
     headers: dict[str, str]
-    body: bytes | None
+    body: Content | None
+
+
+class ProviderOptions(BaseModel):
+    """A channel type's own settings (the `options` object of a channel); each provider declares its model."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+OptionsT = TypeVar("OptionsT", bound=ProviderOptions)
+
+
+def options_of(channel: ChannelRecord, model: type[OptionsT]) -> OptionsT:
+    """The channel's options as `model` (the catalog parsed them once; a record read straight from the store gets
+    them parsed here)."""
+    opts = channel.options
+    if isinstance(opts, model):
+        return opts
+    return read_options(model, opts)
+
+
+def read_options(model: type[OptionsT], stored: object) -> OptionsT:
+    """Stored options as `model`: fields of other channel types (an older schema kept every field for every type)
+    and nulls are left out, so what the admin API once accepted always reads back."""
+    if not isinstance(stored, dict):
+        return model()
+    known = {k: v for k, v in stored.items() if k in model.model_fields and v is not None}
+    try:
+        return model.model_validate(known)
+    except ValueError:
+        return model()
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,23 +142,42 @@ class StreamTranslator(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class CallSpec:
-    """What the relay asks a provider to send: the client's OpenAI body plus routing decisions."""
+class Upload:
+    """A body that is not JSON (a multipart form), relayed as given."""
 
-    endpoint: Endpoint
+    content_type: str
+    content: Content
+
+
+@dataclass(frozen=True, slots=True)
+class CallSpec:
+    """What the relay asks a provider to send: the operation, its body and the routing decisions."""
+
+    operation: str
+    """The operation's name (chat, embeddings, …): one the provider serves."""
+    path: str
+    """Where the operation lives under an OpenAI-style API root (`/chat/completions`)."""
     body: JsonObject
+    """The OpenAI-format body, or the client's own when `passthrough`."""
     upstream_model: str
     stream: bool
     client_wants_usage: bool
-    client_dialect: Dialect = Dialect.OPENAI
-    native: JsonObject | None = None
-    """The client's own body when it spoke another dialect; a provider speaking it may forward it."""
+    passthrough: bool = False
+    """The client speaks the provider's own dialect: `body` is the client's native body, to forward as it is."""
+    upload: Upload | None = None
+    """A non-JSON body (multipart) to send instead of `body`."""
 
 
 class Provider(Protocol):
     """One upstream type. Pure functions of their inputs: no I/O, no database, no web framework."""
 
     name: str
+    serves: ClassVar[frozenset[str]]
+    """The operations this type can relay; routing skips its channels for any other."""
+    dialect: ClassVar[Dialect]
+    """The client dialect it speaks natively: a client speaking it is passed through."""
+    options: ClassVar[type[ProviderOptions]]
+    """Its channel-options model (admin API, CLI, YAML and OpenAPI derive from it)."""
 
     def build(self, channel: ChannelRecord, credential: str, call: CallSpec) -> UpstreamRequest: ...
 

@@ -6,17 +6,28 @@ A client that itself speaks the Gemini API (the /v1beta front door) is passed th
 from __future__ import annotations
 
 import time
+from typing import ClassVar
 from urllib.parse import quote, urlsplit
 
 import orjson
 
-from relaygate.core.errors import BadRequest
 from relaygate.core.records import ChannelRecord
-from relaygate.core.types import Dialect, Endpoint, JsonObject
+from relaygate.core.types import CHAT, Dialect, JsonObject
 from relaygate.protocols import gemini as wire
 from relaygate.protocols import gemini_answers as answers
 from relaygate.protocols.sse import DONE, SSEBuffer, event_data, frame
-from relaygate.providers.base import Answer, CallSpec, ConvertedStream, UpstreamRefusal, UpstreamRequest
+from relaygate.providers.base import (
+    Answer,
+    CallSpec,
+    ConvertedStream,
+    ProviderOptions,
+    UpstreamRefusal,
+    UpstreamRequest,
+)
+
+
+class GeminiOptions(ProviderOptions):
+    """Gemini channels have no options of their own yet."""
 
 
 def api_root(base_url: str) -> str:
@@ -83,21 +94,14 @@ class GeminiPassthroughStream(ConvertedStream):
         return self._tail
 
 
-def _passthrough(call: CallSpec) -> bool:
-    return call.client_dialect is Dialect.GEMINI and call.native is not None
-
-
 class GeminiProvider:
     name = "gemini"
+    serves: ClassVar[frozenset[str]] = frozenset({CHAT})
+    dialect: ClassVar[Dialect] = Dialect.GEMINI
+    options: ClassVar[type[ProviderOptions]] = GeminiOptions
 
     def build(self, channel: ChannelRecord, credential: str, call: CallSpec) -> UpstreamRequest:
-        if call.endpoint is not Endpoint.CHAT:
-            raise BadRequest(f"Gemini channels serve chat only, not {call.endpoint.value}.", param="model")
-        if _passthrough(call):
-            assert call.native is not None
-            body = call.native
-        else:
-            body = wire.chat_to_request(call.body)
+        body = call.body if call.passthrough else wire.chat_to_request(call.body)
         return self._request(channel, credential, call.upstream_model, body, stream=call.stream)
 
     def _request(self, channel: ChannelRecord, credential: str, model: str, body: JsonObject,
@@ -111,13 +115,13 @@ class GeminiProvider:
         resp = orjson.loads(raw)
         if not isinstance(resp, dict) or not ("candidates" in resp or "promptFeedback" in resp):
             raise ValueError("the upstream answer is not a GenerateContentResponse")
-        if _passthrough(call):
+        if call.passthrough:
             return Answer(raw, wire.usage_from(resp.get("usageMetadata")), Dialect.GEMINI)
         body, usage = answers.response_to_completion(resp, call.upstream_model, created=int(time.time()))
         return Answer(orjson.dumps(body), usage)
 
     def stream(self, call: CallSpec) -> GeminiToOpenAIStream | GeminiPassthroughStream:
-        if _passthrough(call):
+        if call.passthrough:
             return GeminiPassthroughStream(call.upstream_model)
         return GeminiToOpenAIStream(call.upstream_model, include_usage=call.client_wants_usage)
 

@@ -3,18 +3,38 @@
 from __future__ import annotations
 
 import re
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 import orjson
+from pydantic import Field
 
 from relaygate.core.records import ChannelRecord
-from relaygate.core.types import Dialect, Endpoint, JsonObject, Usage
+from relaygate.core.types import CHAT, COMPLETIONS, EMBEDDINGS, Dialect, JsonObject, Usage
 from relaygate.protocols.content import parse_usage, trailing_usage
 from relaygate.protocols.sse import DONE, SSEBuffer, event_data
 from relaygate.providers import reasoning
-from relaygate.providers.base import Answer, CallSpec, UpstreamRefusal, UpstreamRequest
+from relaygate.providers.base import (
+    Answer,
+    CallSpec,
+    ProviderOptions,
+    UpstreamRefusal,
+    UpstreamRequest,
+    options_of,
+)
 
 _JSON = "application/json"
+
+
+class OpenAIOptions(ProviderOptions):
+    """What an OpenAI-compatible channel may say about its models."""
+
+    reasoning_models: tuple[str, ...] = Field(
+        default=(), description="extra reasoning-model patterns (o1*, o3*, o4* always are)")
+    system_as_user_models: tuple[str, ...] = Field(
+        default=(), description="reasoning models that refuse system/developer roles")
+    no_stream_models: tuple[str, ...] = Field(
+        default=(), description="models that cannot stream upstream; streams are answered from the finished answer")
 
 
 def api_root(base_url: str) -> str:
@@ -145,8 +165,16 @@ class OpenAIProvider:
     """Any server that speaks OpenAI's API: forward, relay, read usage."""
 
     name = "openai"
+    serves: ClassVar[frozenset[str]] = frozenset({CHAT, COMPLETIONS, EMBEDDINGS})
+    dialect: ClassVar[Dialect] = Dialect.OPENAI
+    options: ClassVar[type[ProviderOptions]] = OpenAIOptions
 
     def build(self, channel: ChannelRecord, credential: str, call: CallSpec) -> UpstreamRequest:
+        url, headers = self.target(channel, credential, call)
+        if call.upload is not None:
+            headers["Content-Type"] = call.upload.content_type
+            return UpstreamRequest("POST", url, headers, call.upload.content)
+        headers["Content-Type"] = _JSON
         body = dict(call.body)
         body["model"] = call.upstream_model
         if call.stream:
@@ -154,15 +182,15 @@ class OpenAIProvider:
             options = dict(options) if isinstance(options, dict) else {}
             options["include_usage"] = True
             body["stream_options"] = options
-        if call.endpoint is Endpoint.CHAT and reasoning.is_reasoning(call.upstream_model, channel.options):
-            body = reasoning.adapt(body, call.upstream_model, channel.options, stream=call.stream)
-        url, headers = self.target(channel, credential, call)
+        if call.operation == CHAT:
+            rules = options_of(channel, OpenAIOptions)
+            if reasoning.is_reasoning(call.upstream_model, rules):
+                body = reasoning.adapt(body, call.upstream_model, rules, stream=call.stream)
         return UpstreamRequest("POST", url, headers, orjson.dumps(body))
 
     def target(self, channel: ChannelRecord, credential: str, call: CallSpec) -> tuple[str, dict[str, str]]:
-        """Where a call goes and how it authenticates."""
-        return (api_root(channel.base_url) + call.endpoint.value,
-                {"Authorization": "Bearer " + credential, "Content-Type": _JSON})
+        """Where a call goes and how it authenticates (the content type is added by build)."""
+        return api_root(channel.base_url) + call.path, {"Authorization": "Bearer " + credential}
 
     def answer(self, call: CallSpec, raw: bytes) -> Answer:
         usage = trailing_usage(raw)
@@ -180,11 +208,10 @@ class OpenAIProvider:
         return openai_refusal(status, raw)
 
     def probe(self, channel: ChannelRecord, credential: str, model: str) -> UpstreamRequest:
-        body: JsonObject
         if "embedding" in model:
-            endpoint, body = Endpoint.EMBEDDINGS, {"model": model, "input": "ping"}
+            spec = CallSpec(EMBEDDINGS, "/embeddings", {"model": model, "input": "ping"}, model, stream=False,
+                            client_wants_usage=True)
         else:
-            endpoint = Endpoint.CHAT
-            body = {"model": model, "messages": [{"role": "user", "content": "ping"}], "max_tokens": 1}
-        spec = CallSpec(endpoint, body, model, stream=False, client_wants_usage=True)
+            body: JsonObject = {"model": model, "messages": [{"role": "user", "content": "ping"}], "max_tokens": 1}
+            spec = CallSpec(CHAT, "/chat/completions", body, model, stream=False, client_wants_usage=True)
         return self.build(channel, credential, spec)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 from fnmatch import fnmatchcase
+from typing import Protocol
 
-from relaygate.core.records import ChannelOptions
 from relaygate.core.types import JsonObject, JsonValue
 from relaygate.protocols.content import text_of
 
@@ -18,19 +18,32 @@ UNSUPPORTED = ("temperature", "top_p", "presence_penalty", "frequency_penalty", 
                "logit_bias")
 
 
+class ReasoningRules(Protocol):
+    """The channel options that name reasoning models beyond the built-in patterns."""
+
+    @property
+    def reasoning_models(self) -> tuple[str, ...]: ...
+
+    @property
+    def system_as_user_models(self) -> tuple[str, ...]: ...
+
+    @property
+    def no_stream_models(self) -> tuple[str, ...]: ...
+
+
 def _matches(model: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatchcase(model, p) for p in patterns)
 
 
-def is_reasoning(model: str, options: ChannelOptions) -> bool:
+def is_reasoning(model: str, options: ReasoningRules) -> bool:
     return _matches(model, REASONING_PATTERNS) or _matches(model, options.reasoning_models)
 
 
-def cannot_stream(model: str, options: ChannelOptions) -> bool:
+def cannot_stream(model: str, options: ReasoningRules) -> bool:
     return _matches(model, options.no_stream_models)
 
 
-def adapt(body: JsonObject, model: str, options: ChannelOptions, *, stream: bool) -> JsonObject:
+def adapt(body: JsonObject, model: str, options: ReasoningRules, *, stream: bool) -> JsonObject:
     """The chat body a reasoning model accepts: max_completion_tokens, developer (or user) role, no sampling."""
     out = dict(body)
     if "max_tokens" in out:

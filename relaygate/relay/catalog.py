@@ -6,19 +6,16 @@ import asyncio
 import logging
 from fnmatch import fnmatchcase
 
-from relaygate.billing.default_prices import DEFAULT_PRICES
+from relaygate.billing.prices import PriceBook, is_pattern
 from relaygate.core.records import ChannelRecord, KeyRecord, PriceRecord
+from relaygate.providers.registry import PROVIDERS, with_options
 from relaygate.store import catalog as catalog_sql
 from relaygate.store.catalog import CatalogRows
 from relaygate.store.database import Database
 
 log = logging.getLogger("relaygate.catalog")
 
-_PATTERN_CHARS = frozenset("*?[")
-
-
-def is_pattern(name: str) -> bool:
-    return not _PATTERN_CHARS.isdisjoint(name)
+_CACHE_LIMIT = 10_000
 
 
 class Catalog:
@@ -27,21 +24,18 @@ class Catalog:
     def __init__(self, rows: CatalogRows, *, unpriced: PriceRecord | None = None) -> None:
         self.version = rows.version
         self._keys = rows.keys_by_hash
-        self.channels = rows.channels
+        self.channels = tuple(with_options(ch) for ch in rows.channels)
         self._groups = rows.groups
-        self._unpriced = unpriced
+        self.prices = PriceBook(rows.prices, unpriced=unpriced)
         self._exact: dict[str, list[ChannelRecord]] = {}
         self._patterns: list[tuple[str, ChannelRecord]] = []
-        for ch in sorted(rows.channels, key=lambda c: -c.priority):
+        for ch in sorted(self.channels, key=lambda c: -c.priority):
             for name in ch.models:
                 if is_pattern(name):
                     self._patterns.append((name, ch))
                 else:
                     self._exact.setdefault(name, []).append(ch)
-        self._prices = {**DEFAULT_PRICES, **rows.prices}
-        self._price_patterns = [(m, p) for m, p in self._prices.items() if is_pattern(m)]
-        self._route_cache: dict[tuple[str, str], tuple[ChannelRecord, ...]] = {}
-        self._price_cache: dict[str, PriceRecord | None] = {}
+        self._route_cache: dict[tuple[str, str, str], tuple[ChannelRecord, ...]] = {}
 
     def key(self, key_hash: str) -> KeyRecord | None:
         return self._keys.get(key_hash)
@@ -50,28 +44,22 @@ class Catalog:
         rec = self._groups.get(group)
         return rec.multiplier if rec is not None else 1.0
 
-    def channels_for(self, model: str, group: str) -> tuple[ChannelRecord, ...]:
-        """Every channel (enabled or not) serving `model` to `group`, highest priority first."""
-        cached = self._route_cache.get((model, group))
+    def channels_for(self, model: str, group: str, operation: str | None = None) -> tuple[ChannelRecord, ...]:
+        """Every channel (enabled or not) serving `model` to `group` — and, when given, whose type can relay
+        `operation` — highest priority first."""
+        cache_key = (model, group, operation or "")
+        cached = self._route_cache.get(cache_key)
         if cached is not None:
             return cached
         found = [ch for ch in self._exact.get(model, ()) if group in ch.groups]
         if not found:
             found = [ch for pat, ch in self._patterns if group in ch.groups and fnmatchcase(model, pat)]
+        if operation is not None:
+            found = [ch for ch in found if ch.type in PROVIDERS and operation in PROVIDERS[ch.type].serves]
         result = tuple(sorted(found, key=lambda c: -c.priority))
-        if len(self._route_cache) < 10_000:
-            self._route_cache[(model, group)] = result
+        if len(self._route_cache) < _CACHE_LIMIT:
+            self._route_cache[cache_key] = result
         return result
-
-    def price(self, model: str) -> PriceRecord | None:
-        if model in self._price_cache:
-            return self._price_cache[model]
-        price = self._prices.get(model)
-        if price is None:
-            price = next((p for pat, p in self._price_patterns if fnmatchcase(model, pat)), self._unpriced)
-        if len(self._price_cache) < 10_000:
-            self._price_cache[model] = price
-        return price
 
     def models_for(self, key: KeyRecord) -> list[str]:
         """Model names this key may call: served to its group by an enabled channel, and allowed."""

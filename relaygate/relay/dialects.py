@@ -8,26 +8,28 @@ already answered in the client's own format (a pass-through).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 import orjson
 
-from relaygate.core.errors import BadRequest
-from relaygate.core.types import Dialect, Endpoint, JsonObject, Usage
+from relaygate.core.errors import BadRequest, NotFound
+from relaygate.core.types import Dialect, JsonObject, Usage
 from relaygate.protocols import anthropic, anthropic_answers, gemini, gemini_answers
 from relaygate.protocols.sse import SSEBuffer, event_data, frame
 from relaygate.providers.base import StreamTranslator
-from relaygate.relay.inbound import ParsedRequest, decode_body, parse_body, parse_request
+from relaygate.relay.inbound import decode_body
+
+GEMINI_METHODS = {"generateContent": False, "streamGenerateContent": True}
 
 
 @dataclass(frozen=True, slots=True)
-class RouteHints:
-    """What a front door read from the URL rather than the body (Gemini puts model and method there)."""
+class DialectRequest:
+    """A client's chat request in OpenAI's format, with its own body when it spoke another dialect."""
 
-    model: str | None = None
-    stream: bool = False
+    body: JsonObject
+    native: JsonObject | None = None
 
 
 class Egress(Protocol):
@@ -41,7 +43,9 @@ class Egress(Protocol):
 class ClientDialect(Protocol):
     name: Dialect
 
-    def parse(self, endpoint: Endpoint, raw: bytes, hints: RouteHints) -> ParsedRequest: ...
+    def to_openai(self, raw: bytes, params: Mapping[str, str]) -> DialectRequest:
+        """The request body (and what the URL said) as an OpenAI-format chat request."""
+        ...
 
     def whole(self, body: bytes, model: str) -> bytes:
         """A whole OpenAI-format answer in this dialect."""
@@ -57,8 +61,8 @@ class ClientDialect(Protocol):
 class OpenAIDialect:
     name = Dialect.OPENAI
 
-    def parse(self, endpoint: Endpoint, raw: bytes, hints: RouteHints) -> ParsedRequest:
-        return parse_request(endpoint, raw)
+    def to_openai(self, raw: bytes, params: Mapping[str, str]) -> DialectRequest:
+        return DialectRequest(decode_body(raw))
 
     def whole(self, body: bytes, model: str) -> bytes:
         return body
@@ -113,15 +117,12 @@ def _anthropic_events(events: list[tuple[str, JsonObject]]) -> bytes:
 class AnthropicDialect:
     name = Dialect.ANTHROPIC
 
-    def parse(self, endpoint: Endpoint, raw: bytes, hints: RouteHints) -> ParsedRequest:
+    def to_openai(self, raw: bytes, params: Mapping[str, str]) -> DialectRequest:
         native = decode_body(raw)
         model = native.get("model")
         if not isinstance(model, str) or not model:
             raise BadRequest("model: field required (a non-empty string).", param="model")
-        parsed = parse_body(Endpoint.CHAT, anthropic.messages_to_chat(dict(native)))
-        parsed.native = native
-        parsed.wants_usage = True
-        return parsed
+        return DialectRequest(anthropic.messages_to_chat(dict(native)), native)
 
     def whole(self, body: bytes, model: str) -> bytes:
         return orjson.dumps(anthropic_answers.completion_to_message(_object(body), model))
@@ -139,14 +140,13 @@ class AnthropicDialect:
 class GeminiDialect:
     name = Dialect.GEMINI
 
-    def parse(self, endpoint: Endpoint, raw: bytes, hints: RouteHints) -> ParsedRequest:
+    def to_openai(self, raw: bytes, params: Mapping[str, str]) -> DialectRequest:
+        model, _, method = params.get("target", "").rpartition(":")
+        if not model or method not in GEMINI_METHODS:
+            raise NotFound(f"Unknown method '{method or params.get('target', '')}'; relaygate serves "
+                           "models/{model}:generateContent and :streamGenerateContent.")
         native = decode_body(raw)
-        if not hints.model:
-            raise BadRequest("The model goes in the URL: /v1beta/models/{model}:generateContent.", param="model")
-        parsed = parse_body(Endpoint.CHAT, gemini.request_to_chat(dict(native), hints.model, stream=hints.stream))
-        parsed.native = native
-        parsed.wants_usage = True
-        return parsed
+        return DialectRequest(gemini.request_to_chat(dict(native), model, stream=GEMINI_METHODS[method]), native)
 
     def whole(self, body: bytes, model: str) -> bytes:
         return orjson.dumps(gemini_answers.completion_to_response(_object(body), model))

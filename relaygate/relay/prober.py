@@ -12,7 +12,7 @@ from relaygate.core.records import ChannelRecord
 from relaygate.providers.registry import provider_for
 from relaygate.relay.catalog import CatalogCache
 from relaygate.relay.routing import ChannelHealth
-from relaygate.relay.upstream import RETRYABLE_ERRORS, Upstream
+from relaygate.relay.upstream import Transport, UpstreamBroken, UpstreamTimedOut, UpstreamUnavailable
 from relaygate.store import admin_sql
 from relaygate.store.database import Database
 
@@ -29,7 +29,7 @@ class ProbeResult:
     message: str
 
 
-async def probe_channel(upstream: Upstream, channel: ChannelRecord) -> ProbeResult:
+async def probe_channel(upstream: Transport, channel: ChannelRecord) -> ProbeResult:
     """Send the provider's cheapest request with the channel's first credential."""
     provider = provider_for(channel.type)
     model = channel.test_model or next((m for m in channel.models if "*" not in m), channel.models[0])
@@ -37,12 +37,14 @@ async def probe_channel(upstream: Upstream, channel: ChannelRecord) -> ProbeResu
     started = time.perf_counter()
     try:
         resp = await upstream.open(request, channel.timeout or PROBE_TIMEOUT)
-        async with resp:
+        try:
             raw = await resp.read()
-    except RETRYABLE_ERRORS as exc:
+        finally:
+            resp.release()
+    except (UpstreamUnavailable, UpstreamBroken) as exc:
         elapsed = (time.perf_counter() - started) * 1000
-        kind = "timed out" if isinstance(exc, asyncio.TimeoutError) else "could not connect"
-        return ProbeResult(False, None, elapsed, f"the upstream {kind}")
+        timed_out = isinstance(exc, UpstreamTimedOut) or (isinstance(exc, UpstreamBroken) and exc.timed_out)
+        return ProbeResult(False, None, elapsed, f"the upstream {'timed out' if timed_out else 'could not connect'}")
     elapsed = (time.perf_counter() - started) * 1000
     if resp.status >= 400:
         refusal = provider.refusal(resp.status, raw)
@@ -56,7 +58,7 @@ async def probe_channel(upstream: Upstream, channel: ChannelRecord) -> ProbeResu
 class ChannelProber:
     """Disables a channel that keeps failing and re-enables it once a probe succeeds."""
 
-    def __init__(self, db: Database, catalogs: CatalogCache, upstream: Upstream, health: ChannelHealth,
+    def __init__(self, db: Database, catalogs: CatalogCache, upstream: Transport, health: ChannelHealth,
                  interval: float) -> None:
         self._db = db
         self._catalogs = catalogs

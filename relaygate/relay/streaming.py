@@ -5,27 +5,36 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from enum import Enum
+from typing import Protocol
 
-import aiohttp
-
-from relaygate.providers.base import StreamTranslator
+from relaygate.relay.operations.base import End
 from relaygate.relay.sink import ClientGone, ClientSink
+from relaygate.relay.upstream import UpstreamBroken, UpstreamResponse
 
 HEAD_WAIT_SECONDS = 1.0
 """How long a stream's status and headers wait for its first events, to leave with them in one write; a model
 that thinks longer before its first token has the head sent on its own, so clients and proxies see an answer."""
 
 
-class StreamEnd(Enum):
-    COMPLETE = "complete"
-    CLIENT_GONE = "client_gone"
-    UPSTREAM_BROKEN = "upstream_broken"
+class Relayed(Protocol):
+    """What the pump pushes bytes through: a stream translator, or a plain byte relay."""
+
+    @property
+    def finished(self) -> bool:
+        """The stream said it is complete: stop reading (the rest is the terminator, sent after settlement)."""
+        ...
+
+    @property
+    def failure(self) -> str | None:
+        """The stream reported an error: the answer is broken."""
+        ...
+
+    def feed(self, data: bytes) -> bytes: ...
 
 
 @dataclass(slots=True)
 class StreamOutcome:
-    end: StreamEnd
+    end: End
     first_chunk_at: float | None
     """When the first bytes for the client were ready (the tail's wait for the charge is not counted)."""
     tail: bytes = b""
@@ -33,34 +42,34 @@ class StreamOutcome:
     is stored, or the error) in one write. A stream that arrives whole goes out in a single write."""
 
 
-async def pump(resp: aiohttp.ClientResponse, translator: StreamTranslator, sink: ClientSink) -> StreamOutcome:
+async def pump(resp: UpstreamResponse, relayed: Relayed, sink: ClientSink) -> StreamOutcome:
     """Relay until the upstream ends, the client leaves or the upstream breaks; the upstream is closed after."""
     first: float | None = None
-    end = StreamEnd.COMPLETE
+    end = End.COMPLETE
     tail = b""
     head = asyncio.get_running_loop().call_later(HEAD_WAIT_SECONDS, sink.send_head)
     try:
-        async for data in resp.content.iter_any():
-            out = translator.feed(data)
+        while data := await resp.read_chunk():
+            out = relayed.feed(data)
             if out and first is None:
                 first = time.perf_counter()
-            if translator.finished or translator.failure is not None:
+            if relayed.finished or relayed.failure is not None:
                 tail = out
                 break
             if out:
                 await sink.write(out)
     except ClientGone:
-        end = StreamEnd.CLIENT_GONE
+        end = End.CLIENT_GONE
     except asyncio.CancelledError:
         resp.close()
         raise
-    except (TimeoutError, aiohttp.ClientError, OSError):
-        end = StreamEnd.UPSTREAM_BROKEN
+    except UpstreamBroken:
+        end = End.UPSTREAM_BROKEN
     finally:
         head.cancel()
-    if end is StreamEnd.COMPLETE and translator.failure is not None:
-        end = StreamEnd.UPSTREAM_BROKEN
-    if end is StreamEnd.COMPLETE and translator.finished:
+    if end is End.COMPLETE and relayed.failure is not None:
+        end = End.UPSTREAM_BROKEN
+    if end is End.COMPLETE and relayed.finished:
         resp.release()
     else:
         # Closing (not releasing) drops the connection, which cancels the generation upstream.

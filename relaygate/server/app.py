@@ -18,13 +18,16 @@ from relaygate.billing.tokens import TokenCounter
 from relaygate.config import Settings
 from relaygate.core.records import PriceRecord
 from relaygate.limits.memory import MemoryRateLimiter
+from relaygate.relay.attempts import Attempts
 from relaygate.relay.catalog import CatalogCache
 from relaygate.relay.metrics import RelayMetrics
+from relaygate.relay.operations.base import OperationContext
+from relaygate.relay.operations.registry import build_operations
 from relaygate.relay.pipeline import Relay
 from relaygate.relay.prober import ChannelProber
 from relaygate.relay.routing import ChannelHealth
-from relaygate.relay.upstream import Upstream
-from relaygate.server import admin_routes, docs_routes, native_routes, openai_routes, ops_routes
+from relaygate.relay.upstream import AiohttpTransport
+from relaygate.server import admin_routes, docs_routes, openai_routes, ops_routes, relay_routes
 from relaygate.server.state import SERVICES, Services
 from relaygate.store.database import Database
 
@@ -35,7 +38,7 @@ def create_app(settings: Settings, *, bootstrap: bool = True) -> web.Application
     """The app; with bootstrap, its start-up also migrates, creates the admin and applies the YAML file."""
     app = web.Application(client_max_size=settings.max_body_bytes)
     app.cleanup_ctx.append(lambda a: _lifespan(a, settings, bootstrap))
-    native_routes.add_routes(app)
+    relay_routes.add_routes(app)
     openai_routes.add_routes(app)
     admin_routes.add_routes(app)
     docs_routes.add_routes(app)
@@ -68,18 +71,22 @@ async def _lifespan(app: web.Application, settings: Settings, bootstrap: bool) -
     operator = Operator(db)
     await catalogs.reload()
     operator.changed = catalogs.reload
-    ledger = Ledger(db, durable=settings.durable_settlement)
-    upstream = Upstream(connect_timeout=settings.upstream_connect_timeout)
+    ledger = Ledger(db, durable=settings.durable_settlement, lease_seconds=settings.reservation_lease_seconds)
+    await ledger.holding.start()
+    upstream = AiohttpTransport(connect_timeout=settings.upstream_connect_timeout)
     await upstream.start()
     health = ChannelHealth(settings.auto_disable_after)
     prober = ChannelProber(db, catalogs, upstream, health, settings.probe_interval)
     metrics = RelayMetrics()
-    relay = Relay(settings=settings, catalogs=catalogs, ledger=ledger, limiter=MemoryRateLimiter(),
-                  upstream=upstream, tokens=TokenCounter(), metrics=metrics, health=health,
-                  on_channel_down=prober.channel_down)
+    attempts = Attempts(transport=upstream, health=health, metrics=metrics, on_channel_down=prober.channel_down,
+                        retry_count=settings.retry_count, default_timeout=settings.upstream_timeout)
+    operations = build_operations(OperationContext(TokenCounter(), settings.default_max_tokens,
+                                                   settings.max_body_bytes))
+    relay = Relay(catalogs=catalogs, ledger=ledger, limiter=MemoryRateLimiter(), attempts=attempts,
+                  metrics=metrics, operations=operations)
     app[SERVICES] = Services(settings, db, catalogs, ledger, upstream, relay, operator, metrics)
     tasks = [loop.create_task(catalogs.poll_forever()), loop.create_task(prober.run_forever()),
-             loop.create_task(db.checkpoint_forever())]
+             loop.create_task(db.checkpoint_forever()), loop.create_task(ledger.holding.run_forever())]
     # Everything built so far lives as long as the process: move it out of the collector's sight, so a full
     # collection under load scans only what requests allocate (without this, one takes tens of ms and
     # shows up as the p99 of every load test).
@@ -97,6 +104,6 @@ async def _lifespan(app: web.Application, settings: Settings, bootstrap: bool) -
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await relay.drain()
-        await ledger.drain()
+        await ledger.close()
         await upstream.close()
         await loop.run_in_executor(None, db.close)

@@ -1,24 +1,19 @@
-"""The OpenAI front door: /v1 chat, completions, embeddings and models."""
+"""The OpenAI front door's own routes (models, unknown URLs) and what every front door's handler shares: request
+ids, the client's address, the access line."""
 
 from __future__ import annotations
 
 import logging
 import os
 import time
-from collections.abc import Callable
 
 import orjson
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
-from relaygate.core.errors import BodyTooLarge, NotFound, RelayError
-from relaygate.core.types import Endpoint
+from relaygate.core.errors import NotFound, RelayError
 from relaygate.relay.auth import authenticate, check_ip, key_from_headers
-from relaygate.relay.dialects import OPENAI, ClientDialect, RouteHints
-from relaygate.relay.pipeline import Inbound
-from relaygate.server.errors import ErrorRenderer, error_response
+from relaygate.server.errors import error_response
 from relaygate.server.logs import access_line
-from relaygate.server.sink import HttpSink
 from relaygate.server.state import services
 
 log = logging.getLogger("relaygate.server")
@@ -39,53 +34,10 @@ def client_ip(request: web.Request) -> str:
     return request.remote or ""
 
 
-def _access_log(request: web.Request, request_id: str, status: int, started: float) -> None:
+def access_log(request: web.Request, request_id: str, status: int, started: float) -> None:
     if services(request).settings.access_log:
         access_line({"request_id": request_id, "method": request.method, "path": request.path, "status": status,
                      "ms": round((time.perf_counter() - started) * 1000, 3)})
-
-
-HintReader = Callable[[web.Request], RouteHints]
-"""Reads what a front door's URL says about the call (Gemini: the model and whether to stream)."""
-
-
-def _no_hints(request: web.Request) -> RouteHints:
-    return RouteHints()
-
-
-def relay_route(endpoint: Endpoint, dialect: ClientDialect = OPENAI, hints: HintReader = _no_hints,
-                render: ErrorRenderer = error_response) -> Handler:
-    """The handler of one relayed endpoint for clients speaking `dialect`."""
-    async def handler(request: web.Request) -> web.StreamResponse:
-        started = time.perf_counter()
-        request_id = new_request_id()
-        svc = services(request)
-        sink = HttpSink(request, request_id)
-        try:
-            try:
-                body = await request.read()
-            except web.HTTPRequestEntityTooLarge:
-                raise BodyTooLarge(
-                    f"The request body is larger than {svc.settings.max_body_bytes} bytes."
-                ) from None
-            key = key_from_headers(request.headers, request.query.get("key"))
-            inbound = Inbound(endpoint, body, key, client_ip(request), request_id, dialect, hints(request))
-            await svc.relay.handle(inbound, sink)
-        except RelayError as err:
-            if not sink.streaming:
-                _access_log(request, request_id, err.status, started)
-                return render(err, request_id)
-            log.warning("relay failed after the stream opened", extra={"request_id": request_id})
-        except Exception:
-            log.exception("unexpected failure", extra={"request_id": request_id})
-            if not sink.streaming:
-                _access_log(request, request_id, 500, started)
-                return render(RelayError("The relay failed unexpectedly; try again."), request_id)
-        assert sink.response is not None
-        _access_log(request, request_id, sink.response.status, started)
-        return sink.response
-
-    return handler
 
 
 async def list_models(request: web.Request) -> web.Response:
@@ -125,8 +77,6 @@ async def unknown_route(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    for endpoint in Endpoint:
-        app.router.add_post("/v1" + endpoint.value, relay_route(endpoint))
     app.router.add_get("/v1/models", list_models)
     app.router.add_get("/v1/models/{model:.+}", get_model)
     app.router.add_route("*", "/v1/{tail:.*}", unknown_route)

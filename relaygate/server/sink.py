@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 
 from aiohttp import web
 
-from relaygate.relay.sink import ClientGone
+from relaygate.relay.sink import EVENT_STREAM, JSON, ClientGone
 
-_SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+_SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-class _EventStream(web.StreamResponse):
-    """An SSE response whose headers go out with its first bytes, in one write, as aiohttp's Response does for
+class _Streamed(web.StreamResponse):
+    """A streamed response whose headers go out with its first bytes, in one write, as aiohttp's Response does for
     a body: a stream costs two writes (head and events, then `[DONE]` with the terminator) instead of three.
     The pump sends the head on its own (send_head) when the first events take longer than a second."""
 
@@ -34,13 +35,15 @@ class HttpSink:
     def streaming(self) -> bool:
         return self.response is not None and self.response.prepared
 
-    async def send_json(self, status: int, body: bytes) -> None:
-        self.response = web.Response(
-            status=status, body=body, content_type="application/json", headers={"X-Request-Id": self._request_id}
-        )
+    async def send(self, status: int, body: bytes, content_type: str = JSON,
+                   headers: Mapping[str, str] | None = None) -> None:
+        all_headers = {"X-Request-Id": self._request_id, **(headers or {})}
+        self.response = web.Response(status=status, body=body, content_type=content_type, headers=all_headers)
 
-    async def open_stream(self) -> None:
-        resp = _EventStream(status=200, headers={**_SSE_HEADERS, "X-Request-Id": self._request_id})
+    async def open_stream(self, content_type: str = EVENT_STREAM, headers: Mapping[str, str] | None = None) -> None:
+        base = _SSE_HEADERS if content_type == EVENT_STREAM else {}
+        resp = _Streamed(status=200, headers={**base, "Content-Type": content_type, **(headers or {}),
+                                              "X-Request-Id": self._request_id})
         self.response = resp
         try:
             self._writer = await resp.prepare(self._request)
@@ -66,3 +69,8 @@ class HttpSink:
             await self.response.write_eof(last)
         except ConnectionError as exc:
             raise ClientGone() from exc
+
+    def abort(self) -> None:
+        transport = self._request.transport
+        if transport is not None:
+            transport.abort()

@@ -12,7 +12,7 @@ from relaygate.config import Settings
 from relaygate.relay.catalog import CatalogCache
 from relaygate.relay.metrics import RelayMetrics
 from relaygate.relay.pipeline import Relay
-from relaygate.relay.upstream import Upstream
+from relaygate.relay.upstream import Transport
 from relaygate.store.database import Database
 
 
@@ -22,7 +22,7 @@ class Services:
     db: Database
     catalogs: CatalogCache
     ledger: Ledger
-    upstream: Upstream
+    upstream: Transport
     relay: Relay
     operator: Operator
     metrics: RelayMetrics

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from relaygate.core.records import ChannelOptions, ChannelRecord, GroupRecord, KeyRecord, PriceRecord
+from relaygate.core.records import ChannelRecord, GroupRecord, KeyRecord, PriceRecord
 from relaygate.store.tables import channels, groups, keys, prices, settings_kv, users
 
 CONFIG_VERSION = "config_version"
@@ -55,7 +55,23 @@ def channel_record(r: Mapping[Any, Any]) -> ChannelRecord:
         timeout=r["timeout"],
         status=r["status"],
         test_model=r["test_model"],
-        options=ChannelOptions.from_json(r["options"]),
+        options=r["options"],
+    )
+
+
+def price_record(r: Mapping[Any, Any]) -> PriceRecord:
+    output = r["output_per_1m"]
+    return PriceRecord(
+        model=r["model"],
+        input_per_1m=r["input_per_1m"],
+        output_per_1m=output if output is not None else r["input_per_1m"] * r["completion_ratio"],
+        per_call=r["per_call"],
+        cache_read_per_1m=r["cache_read_per_1m"],
+        cache_write_per_1m=r["cache_write_per_1m"],
+        image_input_per_1m=r["image_input_per_1m"],
+        per_1m_characters=r["per_1m_characters"],
+        per_second=r["per_second"],
+        per_image=dict(r["per_image"] or {}),
     )
 
 
@@ -88,19 +104,7 @@ def load_catalog(conn: Connection) -> CatalogRows:
     channel_records = tuple(
         channel_record(r) for r in conn.execute(select(channels).order_by(channels.c.id)).mappings()
     )
-    price_records = {
-        r["model"]: PriceRecord(
-            model=r["model"],
-            input_per_1m=r["input_per_1m"],
-            output_per_1m=r["output_per_1m"]
-            if r["output_per_1m"] is not None
-            else r["input_per_1m"] * r["completion_ratio"],
-            per_call=r["per_call"],
-            cache_read_per_1m=r["cache_read_per_1m"],
-            cache_write_per_1m=r["cache_write_per_1m"],
-        )
-        for r in conn.execute(select(prices)).mappings()
-    }
+    price_records = {r["model"]: price_record(r) for r in conn.execute(select(prices)).mappings()}
     group_records = {
         r["name"]: GroupRecord(name=r["name"], multiplier=r["multiplier"])
         for r in conn.execute(select(groups)).mappings()

@@ -1,4 +1,5 @@
-"""Balance statements: conditional updates that can never take a key or a user below zero.
+"""Balance statements: conditional updates that can never take a key or a user below zero, the log rows, and the
+durable record of reservations in flight.
 
 They run on the raw DB-API cursor (the ledger's hot path): SQLAlchemy's statement building costs
 more than the statement itself here. Placeholders are written `?` and turned into the driver's.
@@ -6,17 +7,20 @@ more than the statement itself here. Placeholders are written `?` and turned int
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import Connection
 
-LOG_COLUMNS = (
-    "created_at", "request_id", "key_id", "user_id", "channel_id", "endpoint", "model", "upstream_model",
-    "is_stream", "prompt_tokens", "completion_tokens", "cached_tokens", "cache_write_tokens", "reasoning_tokens",
-    "cost", "latency_ms", "first_chunk_ms", "status",
-    "error_code",
-)
+from relaygate.core.records import LogRow
+
+ROW_FIELDS = tuple(f.name for f in fields(LogRow))
+LOG_COLUMNS = (*ROW_FIELDS, "cost")
+_row_values = operator.attrgetter(*ROW_FIELDS)
+RESERVATION_COLUMNS = ("id", "holder", "request_id", "key_id", "user_id", "amount", "key_limited", "endpoint",
+                       "model", "created_at")
 
 _SQL = {
     "take_key": "UPDATE keys SET remain_quota = remain_quota - ? WHERE id = ? AND remain_quota >= ?",
@@ -27,15 +31,47 @@ _SQL = {
     "key_left": "SELECT remain_quota FROM keys WHERE id = ?",
     "user_left": "SELECT balance FROM users WHERE id = ?",
     "log": f"INSERT INTO request_logs ({', '.join(LOG_COLUMNS)}) VALUES ({', '.join('?' for _ in LOG_COLUMNS)})",
+    "hold": f"INSERT INTO reservations ({', '.join(RESERVATION_COLUMNS)}) "
+            f"VALUES ({', '.join('?' for _ in RESERVATION_COLUMNS)})",
+    "new_holder": "INSERT INTO ledger_holders (host, pid, started_at, expires_at) VALUES (?, ?, ?, ?) RETURNING id",
+    "renew_holder": "UPDATE ledger_holders SET expires_at = ? WHERE id = ?",
+    "holders": "SELECT id, host, pid, expires_at FROM ledger_holders",
+    "drop_holder": "DELETE FROM ledger_holders WHERE id = ? RETURNING id",
+    "drop_held": "DELETE FROM reservations WHERE holder = ? RETURNING " + ", ".join(RESERVATION_COLUMNS),
+    "drop_orphans": "DELETE FROM reservations WHERE holder NOT IN (SELECT id FROM ledger_holders) RETURNING "
+                    + ", ".join(RESERVATION_COLUMNS),
 }
 _PG = {name: sql.replace("?", "%s") + (" FOR UPDATE" if name.endswith("_left") else "") for name, sql in _SQL.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    id: int
+    host: str
+    pid: int
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class HeldReservation:
+    """A reservation read back from the store when its holder is gone."""
+
+    id: int
+    request_id: str
+    key_id: int
+    user_id: int
+    amount: int
+    key_limited: bool
+    endpoint: str
+    model: str
 
 
 class LedgerStatements:
     """The ledger's statements on one connection inside one transaction."""
 
     def __init__(self, conn: Connection) -> None:
-        self._sql = _SQL if conn.dialect.name == "sqlite" else _PG
+        self._sqlite = conn.dialect.name == "sqlite"
+        self._sql = _SQL if self._sqlite else _PG
         self._cur: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
 
     def _run(self, name: str, params: Sequence[Any]) -> int:
@@ -68,7 +104,51 @@ class LedgerStatements:
         if users:
             self._cur.executemany(self._sql["settle_user"], [(r, c, u) for u, (r, c) in sorted(users.items())])
 
-    def insert_logs(self, rows: Iterable[dict[str, Any]]) -> None:
-        values = [tuple(row[c] for c in LOG_COLUMNS) for row in rows]
+    def insert_logs(self, rows: Iterable[tuple[LogRow, int]]) -> None:
+        """Write log rows, each with the cost charged for it."""
+        values = [(*_row_values(row), cost) for row, cost in rows]
         if values:
             self._cur.executemany(self._sql["log"], values)
+
+    def hold(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Record reservations just taken (values in RESERVATION_COLUMNS order)."""
+        if rows:
+            self._cur.executemany(self._sql["hold"], rows)
+
+    def unhold(self, ids: Sequence[int]) -> set[int]:
+        """Delete the records of reservations being settled or released; returns the ids that were still there
+        (a missing one was released by recovery after its holder's lease lapsed)."""
+        if not ids:
+            return set()
+        marks = ", ".join("?" if self._sqlite else "%s" for _ in ids)
+        self._cur.execute(f"DELETE FROM reservations WHERE id IN ({marks}) RETURNING id", tuple(ids))
+        return {int(r[0]) for r in self._cur.fetchall()}
+
+    def new_holder(self, host: str, pid: int, now: float, expires_at: float) -> int:
+        self._cur.execute(self._sql["new_holder"], (host, pid, now, expires_at))
+        return int(self._cur.fetchone()[0])
+
+    def renew_holder(self, holder: int, expires_at: float) -> bool:
+        return self._run("renew_holder", (expires_at, holder)) > 0
+
+    def holders(self) -> list[Holder]:
+        self._cur.execute(self._sql["holders"], ())
+        return [Holder(int(i), str(h), int(p), float(e)) for i, h, p, e in self._cur.fetchall()]
+
+    def take_over(self, holder: int) -> list[HeldReservation] | None:
+        """Remove a holder that is gone and hand back its reservations, each exactly once (None when another
+        process took it over first)."""
+        self._cur.execute(self._sql["drop_holder"], (holder,))
+        if self._cur.fetchone() is None:
+            return None
+        self._cur.execute(self._sql["drop_held"], (holder,))
+        return self._held()
+
+    def orphans(self) -> list[HeldReservation]:
+        """Reservations whose holder is gone from the table (written by a process after it was taken over)."""
+        self._cur.execute(self._sql["drop_orphans"], ())
+        return self._held()
+
+    def _held(self) -> list[HeldReservation]:
+        return [HeldReservation(int(i), str(rid), int(k), int(u), int(a), bool(lim), str(e), str(m))
+                for i, _h, rid, k, u, a, lim, e, m, _c in self._cur.fetchall()]

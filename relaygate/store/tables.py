@@ -99,6 +99,10 @@ prices = Table(
     Column("per_call", Float, nullable=True),
     Column("cache_read_per_1m", Float, nullable=True),
     Column("cache_write_per_1m", Float, nullable=True),
+    Column("image_input_per_1m", Float, nullable=True),
+    Column("per_1m_characters", Float, nullable=True),
+    Column("per_second", Float, nullable=True),
+    Column("per_image", JSON, nullable=True),
 )
 
 request_logs = Table(
@@ -119,6 +123,9 @@ request_logs = Table(
     Column("cached_tokens", Integer, nullable=False, default=0, server_default="0"),
     Column("cache_write_tokens", Integer, nullable=False, default=0, server_default="0"),
     Column("reasoning_tokens", Integer, nullable=False, default=0, server_default="0"),
+    Column("characters", Integer, nullable=False, default=0, server_default="0"),
+    Column("audio_seconds", Float, nullable=False, default=0.0, server_default="0"),
+    Column("images", Integer, nullable=False, default=0, server_default="0"),
     Column("cost", BigInteger, nullable=False, default=0),
     Column("latency_ms", Float, nullable=False, default=0.0),
     Column("first_chunk_ms", Float, nullable=True),
@@ -128,6 +135,34 @@ request_logs = Table(
     Index("ix_request_logs_user_created", "user_id", "created_at"),
     Index("ix_request_logs_request_id", "request_id"),
 )
+
+ledger_holders = Table(
+    "ledger_holders",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+"""Processes that hold reservations, each with a lease it renews; a lapsed lease (or, on the same host, a
+process that is gone) lets any process release what it held."""
+
+reservations = Table(
+    "reservations",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+    Column("holder", Integer, nullable=False),
+    Column("request_id", String(64), nullable=False),
+    Column("key_id", Integer, nullable=False),
+    Column("user_id", Integer, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("key_limited", Boolean, nullable=False),
+    Column("endpoint", String(32), nullable=False),
+    Column("model", String(128), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+"""Quota set aside by requests in flight: written with the reservation, deleted with its settlement."""
 
 settings_kv = Table(
     "settings",

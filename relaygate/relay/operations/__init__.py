@@ -1,0 +1,1 @@
+"""Operations: one module per endpoint on the relay seam."""

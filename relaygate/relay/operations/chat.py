@@ -1,0 +1,67 @@
+"""Chat completions, for OpenAI clients (/v1/chat/completions) and through the Anthropic (/v1/messages) and
+Gemini (/v1beta/models/{model}:generateContent) front doors."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from relaygate.billing.estimate import token_estimate
+from relaygate.core.types import CHAT, JsonObject, Usage
+from relaygate.providers.base import CallSpec, Provider
+from relaygate.relay.dialects import ANTHROPIC, GEMINI, OPENAI, ClientDialect
+from relaygate.relay.exchange import Inbound
+from relaygate.relay.inbound import ParsedRequest, fail, read_common
+from relaygate.relay.json_delivery import deliver_json, json_call
+from relaygate.relay.operations.base import Attempt, Metered, OperationContext, Route
+from relaygate.relay.sink import ClientSink
+from relaygate.relay.upstream import UpstreamResponse
+
+_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+
+
+def check_messages(body: JsonObject) -> None:
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise fail("'messages' must be a non-empty array of message objects.", "messages")
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or message.get("role") not in _ROLES:
+            raise fail(f"messages[{i}] must be an object with a 'role' of {', '.join(sorted(_ROLES))}.",
+                       f"messages[{i}]")
+        content = message.get("content")
+        if not (content is None or isinstance(content, str)
+                or (isinstance(content, list) and all(isinstance(part, dict) for part in content))):
+            raise fail(f"messages[{i}].content must be a string or an array of parts.", f"messages[{i}].content")
+
+
+class ChatOperation:
+    name: ClassVar[str] = CHAT
+    routes: ClassVar[tuple[Route, ...]] = (
+        Route("POST", "/v1/chat/completions", OPENAI),
+        Route("POST", "/v1/messages", ANTHROPIC),
+        Route("POST", "/v1beta/models/{target}", GEMINI),
+    )
+
+    def __init__(self, ctx: OperationContext) -> None:
+        self._ctx = ctx
+
+    async def parse(self, inbound: Inbound, dialect: ClientDialect) -> ParsedRequest:
+        request = dialect.to_openai(await inbound.body.read(self._ctx.max_body_bytes), inbound.path_params)
+        parsed = read_common(request.body, can_stream=True, route="/v1/chat/completions")
+        check_messages(parsed.body)
+        if request.native is not None:
+            parsed.native = request.native
+            parsed.dialect = dialect.name
+            parsed.wants_usage = True
+        return parsed
+
+    def expected(self, parsed: ParsedRequest) -> Usage:
+        parsed.prompt_tokens = self._ctx.tokens.chat_prompt(parsed.body)
+        return token_estimate(parsed.prompt_tokens, parsed.max_output or self._ctx.default_max_tokens,
+                              choices=parsed.choices)
+
+    def call(self, parsed: ParsedRequest, provider: Provider, upstream_model: str) -> CallSpec:
+        return json_call(CHAT, "/chat/completions", parsed, provider, upstream_model)
+
+    async def deliver(self, attempt: Attempt, parsed: ParsedRequest, resp: UpstreamResponse,
+                      sink: ClientSink) -> Metered:
+        return await deliver_json(attempt, parsed, resp, sink, self._ctx.tokens)

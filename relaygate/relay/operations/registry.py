@@ -1,0 +1,20 @@
+"""Every operation the relay serves: the server's routes are generated from this list, one line per operation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from relaygate.relay.operations.base import Operation, OperationContext
+from relaygate.relay.operations.chat import ChatOperation
+from relaygate.relay.operations.completions import CompletionsOperation
+from relaygate.relay.operations.embeddings import EmbeddingsOperation
+
+OPERATIONS: tuple[type[Operation[Any]], ...] = (
+    ChatOperation,
+    CompletionsOperation,
+    EmbeddingsOperation,
+)
+
+
+def build_operations(ctx: OperationContext) -> dict[str, Operation[Any]]:
+    return {op.name: op(ctx) for op in OPERATIONS}  # type: ignore[call-arg]

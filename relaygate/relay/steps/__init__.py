@@ -1,0 +1,1 @@
+"""Preparation steps run after parsing and before routing."""
