@@ -16,6 +16,7 @@ from relaygate.admin import schemas as s
 from relaygate.admin.service import Operator
 from relaygate.config import Settings
 from relaygate.core.errors import RelayError
+from relaygate.providers.registry import PROVIDERS
 from relaygate.relay.upstream import AiohttpTransport
 from relaygate.store.database import Database
 
@@ -27,6 +28,45 @@ def _csv(value: str) -> list[str]:
 def _mapping(value: str) -> dict[str, str]:
     pairs = (item.split("=", 1) for item in _csv(value))
     return {k.strip(): v.strip() for k, v in pairs}
+
+
+def _variant_price(value: str) -> tuple[str, float]:
+    variant, sep, price = value.rpartition("=")
+    try:
+        if not sep or not variant:
+            raise ValueError
+        return variant.strip(), float(price)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{value}' is not SIZE[/QUALITY]=USD (e.g. 1024x1024/hd=0.08)") from None
+
+
+def _option_flags(parser: argparse.ArgumentParser) -> None:
+    """A flag for every field of every channel type's options model (--api-version, --default-max-tokens, …);
+    the chosen type's model decides which of them it accepts."""
+    seen: set[str] = set()
+    for provider in PROVIDERS.values():
+        for name, info in provider.options.model_fields.items():
+            if name in seen:
+                continue
+            seen.add(name)
+            kind = _flag_type(info.annotation)
+            helptext = f"channel option ({info.description})" if info.description else "channel option"
+            parser.add_argument("--" + name.replace("_", "-"), dest="opt_" + name, type=kind, help=helptext)
+
+
+def _flag_type(annotation: Any) -> Callable[[str], Any]:
+    text = str(annotation)
+    if "tuple" in text or "list" in text:
+        return _csv
+    if "int" in text:
+        return int
+    if "float" in text:
+        return float
+    return str
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    return {k[4:]: v for k, v in vars(args).items() if k.startswith("opt_") and v is not None}
 
 
 def _print(result: Any) -> None:
@@ -51,11 +91,8 @@ def _parser() -> argparse.ArgumentParser:
     ch = sub.add_parser("channel", help="upstream channels").add_subparsers(dest="verb", required=True)
     add = ch.add_parser("add")
     add.add_argument("--name", required=True)
-    add.add_argument("--type", default="openai", choices=["openai", "azure", "anthropic", "gemini"])
-    add.add_argument("--api-version", help="azure api-version / anthropic-version")
-    add.add_argument("--default-max-tokens", type=int, help="max_tokens for upstreams that require one")
-    add.add_argument("--reasoning-models", type=_csv, default=[], help="extra reasoning-model patterns")
-    add.add_argument("--no-stream-models", type=_csv, default=[], help="models that cannot stream upstream")
+    add.add_argument("--type", default="openai", choices=list(PROVIDERS))
+    _option_flags(add)
     add.add_argument("--base-url", required=True)
     add.add_argument("--key", action="append", required=True, dest="credentials", help="repeat to rotate keys")
     add.add_argument("--models", type=_csv, required=True, help="comma-separated; patterns like gpt-4-gizmo-*")
@@ -102,6 +139,14 @@ def _parser() -> argparse.ArgumentParser:
     pset.add_argument("--cache-read", type=float, dest="cache_read_per_1m", help="USD per 1M cached prompt tokens")
     pset.add_argument("--cache-write", type=float, dest="cache_write_per_1m",
                       help="USD per 1M prompt tokens written to cache")
+    pset.add_argument("--image-input", type=float, dest="image_input_per_1m",
+                      help="USD per 1M prompt tokens that are images (gpt-image)")
+    pset.add_argument("--per-1m-characters", type=float, dest="per_1m_characters",
+                      help="USD per 1M input characters (text to speech)")
+    pset.add_argument("--per-second", type=float, dest="per_second", help="USD per second of audio")
+    pset.add_argument("--per-minute", type=float, dest="per_minute", help="USD per minute of audio (stored per second)")
+    pset.add_argument("--per-image", action="append", type=_variant_price, dest="per_image",
+                      help="SIZE[/QUALITY]=USD per image, or *=USD; repeat for each variant")
     price.add_parser("list")
     return p
 
@@ -115,9 +160,7 @@ async def _run(op: Operator, args: argparse.Namespace) -> Any:
         ("channel", "add"): lambda: op.create_channel(s.ChannelIn(
             name=args.name, type=args.type, base_url=args.base_url, credentials=args.credentials,
             models=args.models, model_mapping=args.mapping, groups=args.groups, priority=args.priority,
-            weight=args.weight, timeout=args.timeout, options=s.ChannelOptionsIn(
-                api_version=args.api_version, default_max_tokens=args.default_max_tokens,
-                reasoning_models=args.reasoning_models, no_stream_models=args.no_stream_models))),
+            weight=args.weight, timeout=args.timeout, options=_options(args))),
         ("channel", "list"): op.channels,
         ("channel", "test"): lambda: _test(op, args.id),
         ("channel", "disable"): lambda: op.update_channel(args.id, s.ChannelPatch(status="disabled")),
@@ -129,12 +172,18 @@ async def _run(op: Operator, args: argparse.Namespace) -> Any:
         ("user", "create"): lambda: op.create_user(s.UserIn(name=args.name, group=args.group, balance=args.balance)),
         ("user", "list"): op.users,
         ("user", "topup"): lambda: op.top_up(args.id, s.TopUp(amount=args.amount)),
-        ("price", "set"): lambda: op.set_price(args.model, s.PriceIn(**_fields(
-            args, "input_per_1m", "output_per_1m", "completion_ratio", "per_call", "cache_read_per_1m",
-            "cache_write_per_1m"))),
+        ("price", "set"): lambda: op.set_price(args.model, s.PriceIn.model_validate(_price_fields(args))),
         ("price", "list"): op.prices,
     }
     return await verbs[(args.area, args.verb)]()
+
+
+def _price_fields(args: argparse.Namespace) -> dict[str, Any]:
+    fields = _fields(args, "input_per_1m", "output_per_1m", "completion_ratio", "per_call", "cache_read_per_1m",
+                     "cache_write_per_1m", "image_input_per_1m", "per_1m_characters", "per_second", "per_minute")
+    if args.per_image:
+        fields["per_image"] = dict(args.per_image)
+    return fields
 
 
 async def _test(op: Operator, channel_id: int) -> s.ChannelTestResult:

@@ -2,13 +2,36 @@
 
 from __future__ import annotations
 
+import math
 from ipaddress import ip_network
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-ChannelType = Literal["openai", "azure", "anthropic", "gemini"]
+from relaygate.providers.registry import PROVIDERS, options_model
+
 ChannelStatus = Literal["enabled", "disabled", "auto_disabled"]
+
+
+def _known_type(value: str) -> str:
+    if value not in PROVIDERS:
+        raise ValueError(f"unknown channel type '{value}'; the types are {', '.join(PROVIDERS)}")
+    return value
+
+
+ChannelType = Annotated[str, AfterValidator(_known_type), Field(json_schema_extra={"enum": list(PROVIDERS)})]
+"""A channel type: one of the provider registry's names."""
+
+
+def check_options(channel_type: str, options: dict[str, Any]) -> dict[str, Any]:
+    """A channel's options checked against its type's own options model; only the fields set are kept."""
+    return options_model(channel_type).model_validate(options).model_dump(mode="json", exclude_unset=True)
+
+
+def _options_schema() -> dict[str, Any]:
+    return {"description": "the channel type's options: " + "; ".join(
+        f"{name}: {', '.join(p.options.model_fields) or 'none'}" for name, p in PROVIDERS.items()),
+        "anyOf": [p.options.model_json_schema() for p in PROVIDERS.values()]}
 
 
 class Strict(BaseModel):
@@ -124,21 +147,6 @@ class KeyCreated(KeyOut):
     key: str = Field(description="shown once")
 
 
-class ChannelOptionsIn(Strict):
-    """Settings some channel types read; every field optional."""
-
-    api_version: str | None = Field(default=None, max_length=64,
-                                    description="azure: api-version; anthropic: anthropic-version")
-    default_max_tokens: int | None = Field(default=None, ge=1,
-                                           description="max_tokens for upstreams that require one (anthropic)")
-    reasoning_models: list[str] = Field(default_factory=list,
-                                        description="extra reasoning-model patterns (o1*, o3*, o4* always are)")
-    system_as_user_models: list[str] = Field(
-        default_factory=list, description="reasoning models that refuse system/developer roles")
-    no_stream_models: list[str] = Field(
-        default_factory=list, description="models that cannot stream upstream; streams are simulated")
-
-
 class ChannelIn(Strict):
     name: str = Field(min_length=1, max_length=128)
     type: ChannelType = "openai"
@@ -151,7 +159,12 @@ class ChannelIn(Strict):
     weight: int = Field(default=1, ge=1)
     timeout: float | None = Field(default=None, gt=0)
     test_model: str | None = None
-    options: ChannelOptionsIn = Field(default_factory=ChannelOptionsIn)
+    options: dict[str, Any] = Field(default_factory=dict, json_schema_extra=_options_schema())
+
+    @model_validator(mode="after")
+    def _options_of_type(self) -> ChannelIn:
+        self.options = check_options(self.type, self.options)
+        return self
 
 
 class ChannelPatch(Strict):
@@ -165,7 +178,8 @@ class ChannelPatch(Strict):
     weight: int | None = Field(default=None, ge=1)
     timeout: float | None = Field(default=None, gt=0)
     test_model: str | None = None
-    options: ChannelOptionsIn | None = None
+    options: dict[str, Any] | None = Field(default=None, json_schema_extra=_options_schema())
+    """Checked against the channel's type by the operator verb (the patch does not name the type)."""
     status: Literal["enabled", "disabled"] | None = None
 
 
@@ -184,7 +198,7 @@ class ChannelOut(BaseModel):
     status: str
     status_reason: str
     test_model: str | None
-    options: ChannelOptionsIn
+    options: dict[str, Any]
     created_at: float
 
 
@@ -195,15 +209,52 @@ class ChannelTestResult(BaseModel):
     message: str
 
 
+def _finite(value: float | None) -> float | None:
+    if value is not None and not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
+USD = Annotated[float, Field(ge=0, le=1e6), AfterValidator(_finite)]
+"""A price in USD: finite, not negative, at most a million (per 1M units, per call, per second or per image)."""
+
+
 class PriceIn(Strict):
-    input_per_1m: float = Field(default=0.0, ge=0, description="USD per 1M prompt tokens")
-    output_per_1m: float | None = Field(default=None, ge=0, description="USD per 1M completion tokens")
-    completion_ratio: float = Field(default=1.0, ge=0, description="output price = input × ratio when unset")
-    per_call: float | None = Field(default=None, ge=0, description="USD per call")
-    cache_read_per_1m: float | None = Field(default=None, ge=0,
-                                            description="USD per 1M prompt tokens read from cache; null = input")
-    cache_write_per_1m: float | None = Field(default=None, ge=0,
-                                             description="USD per 1M prompt tokens written to cache; null = input")
+    input_per_1m: USD = Field(default=0.0, description="USD per 1M prompt tokens")
+    output_per_1m: USD | None = Field(default=None, description="USD per 1M completion tokens")
+    completion_ratio: float = Field(default=1.0, ge=0, le=1e4, description="output price = input × ratio when unset")
+    per_call: USD | None = Field(default=None, description="USD per call")
+    cache_read_per_1m: USD | None = Field(default=None, description="USD per 1M prompt tokens read from cache; "
+                                                                    "null = input")
+    cache_write_per_1m: USD | None = Field(default=None, description="USD per 1M prompt tokens written to cache; "
+                                                                     "null = input")
+    image_input_per_1m: USD | None = Field(default=None, description="USD per 1M prompt tokens that are images "
+                                                                     "(gpt-image); null = input")
+    per_1m_characters: USD | None = Field(default=None, description="USD per 1M input characters (text to speech)")
+    per_second: USD | None = Field(default=None, description="USD per second of audio (transcription)")
+    per_image: dict[str, USD] | None = Field(
+        default=None, description="USD per image by `size/quality`, `size` or `*` (e.g. {\"1024x1024/hd\": 0.08})")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _per_minute(cls, data: Any) -> Any:
+        """`per_minute` is accepted as input and stored per second."""
+        if isinstance(data, dict) and "per_minute" in data:
+            data = dict(data)
+            minute = data.pop("per_minute")
+            if data.get("per_second") is None and isinstance(minute, int | float) and not isinstance(minute, bool):
+                data["per_second"] = minute / 60
+            elif minute is not None:
+                raise ValueError("per_minute: a number of USD per minute of audio (and no per_second beside it)")
+        return data
+
+    @field_validator("per_image")
+    @classmethod
+    def _variants(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        for variant in value or {}:
+            if not variant or len(variant) > 64:
+                raise ValueError("an image variant is `size/quality`, `size` or `*` (at most 64 characters)")
+        return value
 
 
 class PriceOut(PriceIn):

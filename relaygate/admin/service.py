@@ -7,11 +7,13 @@ import string
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import Connection
 
 from relaygate.admin import schemas as s
 from relaygate.core.errors import BadRequest, NotFound
-from relaygate.providers.registry import with_options
+from relaygate.providers.base import read_options
+from relaygate.providers.registry import PROVIDERS, options_model, with_options
 from relaygate.relay.auth import hash_key
 from relaygate.relay.prober import probe_channel
 from relaygate.relay.upstream import Transport
@@ -42,7 +44,10 @@ def key_out(row: Row) -> s.KeyOut:
 
 
 def channel_out(row: Row) -> s.ChannelOut:
-    return s.ChannelOut(**{**row, "credential_count": len(row["credentials"]), "options": row["options"] or {}})
+    options = row["options"] or {}
+    if row["type"] in PROVIDERS:
+        options = read_options(options_model(row["type"]), options).model_dump(mode="json", exclude_defaults=True)
+    return s.ChannelOut(**{**row, "credential_count": len(row["credentials"]), "options": options})
 
 
 class Operator:
@@ -161,8 +166,14 @@ class Operator:
         return [channel_out(r) for r in await self._read(admin_sql.list_channels)]
 
     async def update_channel(self, channel_id: int, patch: s.ChannelPatch) -> s.ChannelOut:
-        await self._channel_row(channel_id)
+        row = await self._channel_row(channel_id)
         values = patch.model_dump(exclude_unset=True)
+        if values.get("options") is not None:
+            try:
+                values["options"] = s.check_options(row["type"], values["options"])
+            except ValidationError as exc:
+                raise BadRequest(f"options: {exc.errors()[0]['msg']} ({'.'.join(map(str, exc.errors()[0]['loc']))})",
+                                 param="options") from None
         if "status" in values:
             values["status_reason"] = "set by the operator"
         await self._write(lambda c: admin_sql.update_channel(c, channel_id, values))
