@@ -14,7 +14,7 @@ from relaygate.providers.registry import provider_for
 from relaygate.relay.dialects import ClientDialect
 from relaygate.relay.exchange import Exchange
 from relaygate.relay.metrics import RelayMetrics
-from relaygate.relay.operations.base import Attempt, End, Metered, Operation, Parsed, RetryableAnswer
+from relaygate.relay.operation import Attempt, End, Metered, Operation, Parsed, RetryableAnswer
 from relaygate.relay.routing import ChannelHealth
 from relaygate.relay.sink import ClientSink
 from relaygate.relay.upstream import (

@@ -14,7 +14,7 @@ from relaygate.protocols.sse import DONE, frame
 from relaygate.providers.base import CallSpec, Provider
 from relaygate.relay.dialects import egress_for
 from relaygate.relay.inbound import ParsedRequest
-from relaygate.relay.operations.base import Attempt, End, Metered, RetryableAnswer, WholeAnswer
+from relaygate.relay.operation import Attempt, End, Metered, RetryableAnswer, WholeAnswer
 from relaygate.relay.sink import ClientGone, ClientSink
 from relaygate.relay.streaming import pump
 from relaygate.relay.upstream import UpstreamBroken, UpstreamResponse

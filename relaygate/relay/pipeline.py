@@ -22,7 +22,7 @@ from relaygate.relay.auth import authenticate, check_ip, check_model
 from relaygate.relay.catalog import Catalog, CatalogCache
 from relaygate.relay.exchange import Exchange, Inbound
 from relaygate.relay.metrics import RelayMetrics
-from relaygate.relay.operations.base import End, Metered, Operation, Parsed, Route
+from relaygate.relay.operation import End, Metered, Operation, Parsed, Route
 from relaygate.relay.routing import attempt_order
 from relaygate.relay.sink import ClientGone, ClientSink
 from relaygate.relay.steps.base import Step

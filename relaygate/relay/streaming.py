@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from relaygate.relay.operations.base import End
+from relaygate.relay.operation import End
 from relaygate.relay.sink import ClientGone, ClientSink
 from relaygate.relay.upstream import UpstreamBroken, UpstreamResponse
 

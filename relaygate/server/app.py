@@ -21,8 +21,8 @@ from relaygate.limits.memory import MemoryRateLimiter
 from relaygate.relay.attempts import Attempts
 from relaygate.relay.catalog import CatalogCache
 from relaygate.relay.metrics import RelayMetrics
-from relaygate.relay.operations.base import OperationContext
-from relaygate.relay.operations.registry import build_operations
+from relaygate.relay.operation import OperationContext
+from relaygate.relay.operations import build_operations
 from relaygate.relay.pipeline import Relay
 from relaygate.relay.prober import ChannelProber
 from relaygate.relay.routing import ChannelHealth

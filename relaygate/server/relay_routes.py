@@ -13,8 +13,8 @@ from relaygate.core.errors import RelayError
 from relaygate.core.types import Dialect
 from relaygate.relay.auth import key_from_headers
 from relaygate.relay.exchange import Inbound
-from relaygate.relay.operations.base import Route
-from relaygate.relay.operations.registry import OPERATIONS
+from relaygate.relay.operation import Route
+from relaygate.relay.operations import OPERATIONS
 from relaygate.server.body import HttpBody
 from relaygate.server.errors import (
     ErrorRenderer,

@@ -12,7 +12,7 @@ from relaygate.relay.dialects import ANTHROPIC, GEMINI, OPENAI, ClientDialect
 from relaygate.relay.exchange import Inbound
 from relaygate.relay.inbound import ParsedRequest, fail, read_common
 from relaygate.relay.json_delivery import deliver_json, json_call
-from relaygate.relay.operations.base import Attempt, Metered, OperationContext, Route
+from relaygate.relay.operation import Attempt, Metered, OperationContext, Route
 from relaygate.relay.sink import ClientSink
 from relaygate.relay.upstream import UpstreamResponse
 

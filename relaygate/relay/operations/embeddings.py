@@ -11,7 +11,7 @@ from relaygate.relay.dialects import OPENAI, ClientDialect
 from relaygate.relay.exchange import Inbound
 from relaygate.relay.inbound import ParsedRequest, decode_body, fail, is_prompt, read_common
 from relaygate.relay.json_delivery import deliver_json, json_call
-from relaygate.relay.operations.base import Attempt, Metered, OperationContext, Route
+from relaygate.relay.operation import Attempt, Metered, OperationContext, Route
 from relaygate.relay.sink import ClientSink
 from relaygate.relay.upstream import UpstreamResponse
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from relaygate.relay.exchange import Exchange
-from relaygate.relay.operations.base import Parsed
+from relaygate.relay.operation import Parsed
 
 
 class Step(Protocol):
