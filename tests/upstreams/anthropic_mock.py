@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import fnmatch
 import logging
 import time
@@ -71,6 +72,8 @@ class MockAnthropic(MockServer):
         self.parallel_tools = False
         self.cache_read_tokens = 0
         self.cache_creation_tokens = 0
+        self.stop_reason_override: str | None = None
+        """Force the answer's stop_reason (e.g. "refusal", as Claude 4 models end a refused answer)."""
 
     @property
     def base_url(self) -> str:
@@ -148,6 +151,8 @@ class MockAnthropic(MockServer):
         if not self.knows(body["model"]):
             raise wire.not_found(body["model"])
         reply = wire.build_reply(body, serial=serial, reply_text=self.reply_text, parallel_tools=self.parallel_tools)
+        if self.stop_reason_override is not None:
+            reply = dataclasses.replace(reply, stop_reason=self.stop_reason_override)
         msg = wire.message(body, reply, serial=serial, cache_read=self.cache_read_tokens,
                            cache_creation=self.cache_creation_tokens)
         if not body.get("stream"):

@@ -67,6 +67,8 @@ class MockOpenAI(MockServer):
         self.system_refusing_models: tuple[str, ...] = ("o1-mini*",)
         self.no_stream_models: tuple[str, ...] = ()
         self.reasoning_tokens = 64
+        self.finish_reason_override: str | None = None
+        """Force the answer's finish_reason (e.g. "content_filter", as Azure's content filter ends an answer)."""
 
     @property
     def base_url(self) -> str:
@@ -124,6 +126,8 @@ class MockOpenAI(MockServer):
     async def _route(self, request: web.Request, body: Any, serial: int, mode: str) -> web.StreamResponse:
         path, method = request.path, request.method
         deployment = None
+        if path.startswith("/api/v1/"):  # OpenRouter serves OpenAI's API under /api/v1
+            path = path.removeprefix("/api")
         if path.startswith("/openai/deployments/"):
             deployment, _, rest = path.removeprefix("/openai/deployments/").partition("/")
             path = "/v1/" + rest
@@ -170,6 +174,7 @@ class MockOpenAI(MockServer):
                 body, refuses_system=any(fnmatch.fnmatchcase(model, p) for p in self.system_refusing_models),
                 can_stream=not any(fnmatch.fnmatchcase(model, p) for p in self.no_stream_models))
         text, finish = wire.answer_text(body, self.reply_text)
+        finish = self.finish_reason_override or finish
         call = wire.tool_call(body)
         prompt = wire.chat_prompt_tokens(body["messages"])
         completion = len((call["function"]["arguments"] if call else text).split())
