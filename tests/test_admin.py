@@ -148,6 +148,21 @@ def test_the_cli_sets_up_a_working_relay(tmp_path: Path, mock: MockOpenAI) -> No
     assert orjson.loads(_cli(tmp_path, "price", "set", "claude-x", "--input", "3", "--cache-read", "0.3").stdout)[
         "cache_read_per_1m"] == 0.3
     assert orjson.loads(_cli(tmp_path, "price", "set", "cli-model", "--per-call", "0.001").stdout)["per_call"] == 0.001
+    tts = orjson.loads(_cli(tmp_path, "price", "set", "tts-x", "--per-1m-characters", "15").stdout)
+    assert tts["per_1m_characters"] == 15
+    assert orjson.loads(_cli(tmp_path, "price", "set", "stt-x", "--per-minute", "0.006").stdout)["per_second"] == 0.0001
+    image = orjson.loads(_cli(tmp_path, "price", "set", "img-x", "--per-image", "1024x1024/hd=0.08",
+                              "--per-image", "*=0.04").stdout)
+    assert image["per_image"] == {"1024x1024/hd": 0.08, "*": 0.04}
+    bad_image = _cli(tmp_path, "price", "set", "img-x", "--per-image", "1024x1024")
+    assert bad_image.returncode == 2 and "SIZE[/QUALITY]=USD" in bad_image.stderr
+    # an option of another channel type is refused by the chosen type's own options model
+    wrong = _cli(tmp_path, "channel", "add", "--name", "cli-gem", "--type", "gemini", "--base-url", "https://g",
+                 "--key", "k", "--models", "gemini-x", "--default-max-tokens", "10")
+    assert wrong.returncode == 2 and "default_max_tokens" in wrong.stderr
+    router = orjson.loads(_cli(tmp_path, "channel", "add", "--name", "cli-or", "--type", "openrouter", "--base-url",
+                               "https://openrouter.ai", "--key", "sk-or", "--models", "x", "--app-name", "Demo").stdout)
+    assert router["options"] == {"app_name": "Demo"}
     key = orjson.loads(_cli(tmp_path, "key", "create", "--user", str(user["id"]), "--quota", "100000").stdout)
     listing = _cli(tmp_path, "key", "list").stdout
     assert key["hint"] in listing and key["key"] not in listing

@@ -118,3 +118,27 @@ def test_channel_test_endpoint_probes_the_upstream(relaygate: Relaygate, fresh_m
     result = relaygate.ok("POST", f"/api/channels/{t.channel_ids[0]}/test")
     assert result["ok"] is False and result["status"] == 401
     assert UPSTREAM_KEY not in result["message"]
+
+
+def test_embeddings_go_past_a_higher_priority_claude_channel_to_one_that_serves_them(
+        relaygate: Relaygate, mock: MockOpenAI) -> None:
+    from tests.upstreams.anthropic_mock import MockAnthropic
+
+    claude = MockAnthropic(api_keys=[UPSTREAM_KEY]).start()
+    try:
+        t = make_tenant(relaygate, [claude.base_url], models=["text-embedding-3-small"],
+                        channel_fields={"type": "anthropic", "priority": 10})
+        relaygate.ok("POST", "/api/channels", {
+            "name": f"{t.group}-openai", "base_url": mock.base_url, "credentials": [UPSTREAM_KEY],
+            "models": ["text-embedding-3-small"], "groups": [t.group], "priority": 0})
+        relaygate.wait_for(lambda: len([c for c in relaygate.ok("GET", "/api/channels")
+                                        if t.group in c["groups"]]) == 2)
+        before = mock.count("/embeddings")
+        relaygate.wait_for(lambda: httpx.post(relaygate.base_url + "/embeddings", json={
+            "model": "text-embedding-3-small", "input": "x"}, headers={"Authorization": f"Bearer {t.key}"}
+        ).status_code == 200)
+        emb = relaygate.client(t.key).embeddings.create(model="text-embedding-3-small", input="hello")
+        assert emb.data[0].embedding and mock.count("/embeddings") > before
+        assert claude.requests == []
+    finally:
+        claude.stop()
