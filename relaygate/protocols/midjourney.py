@@ -174,7 +174,7 @@ def path_for(route: str, mode: Mode | None) -> str:
 MAX_CUSTOM_ID_CHARS = 100
 """Discord's limit on a component's custom_id, which is what a customId is."""
 _CUSTOM_ID = re.compile(r"MJ(?:::[^:\x00-\x1f\x7f]+){2,9}")
-_SMALL_NUMBER = re.compile(r"[0-9]{1,2}")
+_SMALL_NUMBER = re.compile(r"[0-9]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +224,9 @@ def button_meaning(custom_id: str) -> ButtonMeaning:
 def _job_button(parts: list[str]) -> ButtonMeaning:
     kind = parts[2]
     index = int(parts[3]) if len(parts) > 3 and _SMALL_NUMBER.fullmatch(parts[3]) else None
-    if kind in ("upsample", "variation") and (index is None or not 1 <= index <= 4):
+    if index is not None and not 1 <= index <= 4:
+        index = None
+    if kind in ("upsample", "variation") and index is None:
         raise BadRequest(f"customId {'::'.join(parts[:4])} names no image of the grid: the index must be 1 to 4.",
                          param="customId")
     if kind == "upsample" or kind.startswith("upsample_"):

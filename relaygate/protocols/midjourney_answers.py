@@ -3,6 +3,7 @@ the functions that read them from an upstream (anything malformed reads as absen
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -145,7 +146,7 @@ def progress_text(value: JsonValue, status: TaskStatus) -> str:
             number = float(value.strip().removesuffix("%"))
         except ValueError:
             number = None
-    if number is None or number != number:  # NaN
+    if number is None or not math.isfinite(number):
         return "0%"
     return f"{int(min(100.0, max(0.0, number)))}%"
 

@@ -282,9 +282,9 @@ def image_data_url(value: JsonValue, name: str, limits: Limits = DEFAULT_LIMITS)
     if match is None:
         raise BadRequest(shape, param=name)
     data = match["data"]
+    too_big = f"{name} is over {_size(limits.max_image_bytes)}; send a smaller image."
     if len(data) // 4 * 3 > limits.max_image_bytes + 2:
-        raise BadRequest(f"{name} is over {limits.max_image_bytes // (1024 * 1024)} MB; send a smaller image.",
-                         param=name)
+        raise BadRequest(too_big, param=name)
     try:
         raw = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
@@ -292,8 +292,7 @@ def image_data_url(value: JsonValue, name: str, limits: Limits = DEFAULT_LIMITS)
     if not raw:
         raise BadRequest(f"{name} holds no image: its data is empty.", param=name)
     if len(raw) > limits.max_image_bytes:
-        raise BadRequest(f"{name} is over {limits.max_image_bytes // (1024 * 1024)} MB; send a smaller image.",
-                         param=name)
+        raise BadRequest(too_big, param=name)
     if image_format(raw) is None:
         raise BadRequest(f"{name} is not a PNG, JPEG, GIF or WebP image.", param=name)
     return Image(value, match["mime"].lower(), len(raw))
@@ -304,6 +303,10 @@ def image_format(raw: bytes) -> str | None:
     if raw[:4] == b"RIFF" and raw[8:12] == b"WEBP":
         return "WEBP"
     return next((name for signature, name in _SIGNATURES if raw.startswith(signature)), None)
+
+
+def _size(limit: int) -> str:
+    return f"{limit / (1024 * 1024):g} MB" if limit >= 1024 * 1024 else f"{limit} bytes"
 
 
 def _images(value: JsonValue, name: str, limits: Limits) -> tuple[Image, ...]:
