@@ -19,10 +19,12 @@ import httpx2 as httpx
 import openai
 import pytest
 
+from tests.upstreams.midjourney_mock import MockMidjourney
 from tests.upstreams.openai_mock import MockOpenAI
 
 ADMIN_KEY = "sk-admin-" + secrets.token_hex(16)
 UPSTREAM_KEY = "sk-upstream-test"
+MJ_UPSTREAM_SECRET = "mj-upstream-secret"
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
@@ -166,6 +168,20 @@ def fresh_mock() -> Iterator[MockOpenAI]:
     server = MockOpenAI(api_keys=[UPSTREAM_KEY]).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def midjourney_upstream() -> Iterator[MockMidjourney]:
+    server = MockMidjourney(secret=MJ_UPSTREAM_SECRET).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def midjourney(midjourney_upstream: MockMidjourney) -> MockMidjourney:
+    """The fake midjourney-proxy, with no tasks, no recorded requests and default behaviour."""
+    midjourney_upstream.reset()
+    return midjourney_upstream
 
 
 @pytest.fixture(scope="session")
