@@ -110,6 +110,12 @@ def test_an_item_reference_names_a_stored_item_of_the_same_key(mock: MockOpenAI)
     assert gone.status_code == 404 and "Items are not persisted when `store` is set to false" in gone.text
 
 
+def test_conversations_and_stored_prompts_are_not_found_as_the_fake_keeps_none(mock: MockOpenAI) -> None:
+    for name, value in (("conversation", "conv_1"), ("prompt", {"id": "pmpt_1"})):
+        absent = post(mock, {"model": "gpt-4o", "input": "hi", name: value})
+        assert absent.status_code == 404 and absent.json()["error"]["param"] == name
+
+
 @pytest.mark.parametrize("body, param", [
     ({"model": "o3", "input": "x", "temperature": 0.2}, "temperature"),
     ({"model": "o3", "input": "x", "top_p": 0.5}, "top_p"),

@@ -126,6 +126,11 @@ class ResponsesAPI:
 
     def _context(self, body: dict[str, Any], key: str) -> tuple[list[dict[str, Any]], int]:
         """Everything the model sees for this request, and how many of its tokens come from earlier turns."""
+        for name, what in (("conversation", "Conversation"), ("prompt", "Prompt")):
+            named = body.get(name)
+            if named:  # the fake keeps neither conversations nor stored prompts
+                ident = named if isinstance(named, str) else named.get("id")
+                raise WireError(404, f"{what} with id '{ident}' not found.", param=name)
         prior: list[dict[str, Any]] = []
         previous = body.get("previous_response_id")
         if previous is not None:
