@@ -98,6 +98,9 @@ def chat_to_messages(body: JsonObject, model: str, *, default_max_tokens: int | 
         out["system"] = "\n\n".join(system)
     effort = body.get("reasoning_effort")
     budget = c.THINKING_BUDGETS.get(effort) if isinstance(effort, str) else None
+    choice = body.get("tool_choice")
+    if budget is not None and body.get("tools") and (choice == "required" or isinstance(choice, dict)):
+        budget = None  # Claude refuses thinking when tool use is forced; the client's tool_choice wins
     if budget is not None:
         # extended thinking: the budget must fit under max_tokens, and sampling must stay at its defaults
         out["thinking"] = {"type": "enabled", "budget_tokens": budget}

@@ -14,9 +14,11 @@ import orjson
 from aiohttp import web
 
 from tests.upstreams import openai_wire as wire
+from tests.upstreams.openai_responses import ResponsesAPI, azure_path
 from tests.upstreams.server import MockServer, reset_connection
 
-MODES = ("ok", "500", "429", "401", "400", "timeout", "reset", "stream_cut")
+MODES = ("ok", "500", "429", "401", "400", "timeout", "reset", "stream_cut", "stream_failed", "stream_error")
+"""stream_failed and stream_error break a Responses API stream with `response.failed` or an `error` event."""
 
 log = logging.getLogger("tests.upstreams.openai_mock")
 _UNPARSABLE = object()
@@ -32,6 +34,7 @@ class RecordedRequest:
     headers: dict[str, str]
     body: bytes
     json: Any
+    query: str = ""
 
 
 class MockOpenAI(MockServer):
@@ -47,6 +50,7 @@ class MockOpenAI(MockServer):
         super().__init__()
         self.requests: list[RecordedRequest] = []
         self._serial = 0
+        self.responses = ResponsesAPI(self)
         self.reset()
 
     def reset(self) -> None:
@@ -69,6 +73,7 @@ class MockOpenAI(MockServer):
         self.reasoning_tokens = 64
         self.finish_reason_override: str | None = None
         """Force the answer's finish_reason (e.g. "content_filter", as Azure's content filter ends an answer)."""
+        self.responses.reset()
 
     @property
     def base_url(self) -> str:
@@ -82,7 +87,7 @@ class MockOpenAI(MockServer):
             parsed = _UNPARSABLE
         with self._lock:
             self.requests.append(RecordedRequest(request.method, request.path, dict(request.headers), raw,
-                                                 None if parsed is _UNPARSABLE else parsed))
+                                                 None if parsed is _UNPARSABLE else parsed, request.query_string))
             self._serial += 1
             serial = self._serial
         request[SERIAL] = serial
@@ -106,10 +111,11 @@ class MockOpenAI(MockServer):
     def _authenticate(self, request: web.Request) -> None:
         auth = request.headers.get("Authorization", "")
         key = auth[7:] if auth.startswith("Bearer ") else ""
-        if request.path.startswith("/openai/deployments/"):
-            # Azure OpenAI: an api-key header and an api-version query parameter
-            key = request.headers.get("api-key", "")
-            if not request.query.get("api-version"):
+        if request.path.startswith("/openai/"):
+            # Azure OpenAI: an api-key header (its v1 API also takes the key as a bearer token) and, on deployment
+            # URLs, an api-version query parameter
+            key = request.headers.get("api-key", "") or (key if request.path.startswith("/openai/v1/") else "")
+            if request.path.startswith("/openai/deployments/") and not request.query.get("api-version"):
                 raise wire.WireError(404, "Resource not found", code="404")
         if not key:
             raise wire.WireError(401, "You didn't provide an API key. You need to provide your API key in an "
@@ -131,6 +137,10 @@ class MockOpenAI(MockServer):
         if path.startswith("/openai/deployments/"):
             deployment, _, rest = path.removeprefix("/openai/deployments/").partition("/")
             path = "/v1/" + rest
+        else:
+            path = azure_path(request) or path
+        if self.responses.serves(path):
+            return await self.responses.handle(request, path, body, serial, mode)
         if method == "GET" and path == "/v1/models":
             return _json({"object": "list", "data": [_model(m) for m in self.models]}, serial)
         if method == "GET" and path.startswith("/v1/models/"):
@@ -143,6 +153,12 @@ class MockOpenAI(MockServer):
         handler = handlers.get(path)
         if handler is None or method != "POST":
             raise wire.WireError(404, f"Invalid URL ({method} {path})", code="unknown_url")
+        body = self.json_body(request, body)
+        self.check_model(body, deployment)
+        return await handler(request, body, serial, mode)
+
+    def json_body(self, request: web.Request, body: Any) -> dict[str, Any]:
+        """The request's JSON object, or OpenAI's refusal of a body that is not one."""
         if request.content_type != "application/json":
             raise wire.WireError(400, f"Invalid Content-Type header ({request.content_type or 'none'}), expected "
                                       "application/json.")
@@ -152,6 +168,9 @@ class MockOpenAI(MockServer):
                                       "payload, but what was sent was not valid JSON.)")
         if not isinstance(body, dict):
             raise wire.invalid_type("body", "an object", body)
+        return body
+
+    def check_model(self, body: dict[str, Any], deployment: str | None) -> None:
         model = body.get("model")
         if model is None:
             raise wire.missing("model")
@@ -164,7 +183,6 @@ class MockOpenAI(MockServer):
             raise wire.WireError(400, f"The model '{model}' does not match the deployment '{deployment}'.")
         if not self.knows(model):
             raise _model_not_found(model)
-        return await handler(request, body, serial, mode)
 
     async def _chat(self, request: web.Request, body: dict[str, Any], serial: int, mode: str) -> web.StreamResponse:
         wire.validate_chat(body)
