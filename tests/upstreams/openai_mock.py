@@ -13,10 +13,11 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from tests.upstreams import openai_media
 from tests.upstreams import openai_wire as wire
 from tests.upstreams.server import MockServer, reset_connection
 
-MODES = ("ok", "500", "429", "401", "400", "timeout", "reset", "stream_cut")
+MODES = ("ok", "500", "429", "401", "400", "timeout", "reset", "stream_cut", *openai_media.MODES)
 
 log = logging.getLogger("tests.upstreams.openai_mock")
 _UNPARSABLE = object()
@@ -46,6 +47,8 @@ class MockOpenAI(MockServer):
         self.models = list(models)
         super().__init__()
         self.requests: list[RecordedRequest] = []
+        self.media = openai_media.MediaUpstream(self._lock)
+        """The audio and image endpoints: their settings and the MediaRequest of every call to them."""
         self._serial = 0
         self.reset()
 
@@ -53,6 +56,7 @@ class MockOpenAI(MockServer):
         with self._lock:
             self.requests.clear()
             self._queued.clear()
+        self.media.reset()
         self.mode = "ok"
         self.stream_delay = 0.0
         self.stream_at_once = False
@@ -127,6 +131,8 @@ class MockOpenAI(MockServer):
         if path.startswith("/openai/deployments/"):
             deployment, _, rest = path.removeprefix("/openai/deployments/").partition("/")
             path = "/v1/" + rest
+        if path in openai_media.PATHS:
+            return await self.media.answer(request, path, deployment, serial, mode)
         if method == "GET" and path == "/v1/models":
             return _json({"object": "list", "data": [_model(m) for m in self.models]}, serial)
         if method == "GET" and path.startswith("/v1/models/"):
