@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -49,7 +50,7 @@ MODELS = {
                            max_n=1, prompt_limit=4000, response_formats=("url", "b64_json"),
                            styles=("vivid", "natural")),
     "gpt-image-1": _GPT,
-    "gpt-image-1-mini": ModelRules(**{**_GPT.__dict__, "fidelities": ("low",)}),
+    "gpt-image-1-mini": dataclasses.replace(_GPT, fidelities=("low",)),
 }
 
 
@@ -254,7 +255,7 @@ def validate_edit(form: Form) -> ImageAsk:
             raise invalid_value("input_fidelity", fidelity, rules.fidelities)
     values = _form_values(form, ("prompt", "size", "quality", "response_format", *GPT_ONLY, "style"))
     ask = _check(rules, {**values, "model": model}, "edits")
-    return ImageAsk(**{**ask.__dict__, "input_images": len(images)})
+    return dataclasses.replace(ask, input_images=len(images))
 
 
 def validate_variation(form: Form) -> ImageAsk:
