@@ -135,7 +135,7 @@ def speech_seconds(body: dict[str, Any]) -> float:
 def speech_usage(body: dict[str, Any], seconds: float) -> dict[str, int]:
     """gpt-4o-mini-tts usage: input tokens by words of input and instructions, 20 audio tokens a second out."""
     prompt = len(body["input"].split()) + len(str(body.get("instructions") or "").split())
-    audio = math.ceil(seconds * 20)
+    audio = math.ceil(round(seconds * 20, 6))
     return {"input_tokens": prompt, "output_tokens": audio, "total_tokens": prompt + audio}
 
 
@@ -298,7 +298,7 @@ def usage(ask: TranscriptionAsk, text: str, seconds: float) -> dict[str, Any]:
     """whisper-1 bills the audio's seconds (rounded up); the gpt-4o models bill tokens, 10 audio tokens a second."""
     if ask.model not in TOKEN_MODELS:
         return {"type": "duration", "seconds": math.ceil(seconds)}
-    audio, prompt, out = math.ceil(seconds * 10), len(ask.prompt.split()), len(text.split())
+    audio, prompt, out = math.ceil(round(seconds * 10, 6)), len(ask.prompt.split()), len(text.split())
     return {"type": "tokens", "input_tokens": audio + prompt,
             "input_token_details": {"text_tokens": prompt, "audio_tokens": audio}, "output_tokens": out,
             "total_tokens": audio + prompt + out}
