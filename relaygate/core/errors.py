@@ -2,7 +2,8 @@
 
 RelayError
 ├── BadRequest (400)              invalid_request_error / a param-specific code
-│   └── BodyTooLarge (413)
+│   ├── BodyTooLarge (413)
+│   └── InvalidAudio (400)        invalid_audio: an upload that is not readable audio
 ├── Unauthorized (401)            invalid_api_key
 ├── Forbidden (403)               insufficient_*_quota, model_not_allowed, ip_not_allowed, …
 ├── NotFound (404)                model_not_found, not_found
@@ -40,6 +41,12 @@ class BadRequest(RelayError):
 class BodyTooLarge(BadRequest):
     status = 413
     code = "request_too_large"
+
+
+class InvalidAudio(BadRequest):
+    """An uploaded file no audio parser can read, or one with no audio in it."""
+
+    code = "invalid_audio"
 
 
 class Unauthorized(RelayError):

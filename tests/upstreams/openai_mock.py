@@ -13,11 +13,13 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from tests.upstreams import openai_media
 from tests.upstreams import openai_wire as wire
 from tests.upstreams.openai_responses import ResponsesAPI, azure_path
 from tests.upstreams.server import MockServer, reset_connection
 
-MODES = ("ok", "500", "429", "401", "400", "timeout", "reset", "stream_cut", "stream_failed", "stream_error")
+MODES = ("ok", "500", "429", "401", "400", "timeout", "reset", "stream_cut", "stream_failed", "stream_error",
+         *openai_media.MODES)
 """stream_failed and stream_error break a Responses API stream with `response.failed` or an `error` event."""
 
 log = logging.getLogger("tests.upstreams.openai_mock")
@@ -49,6 +51,8 @@ class MockOpenAI(MockServer):
         self.models = list(models)
         super().__init__()
         self.requests: list[RecordedRequest] = []
+        self.media = openai_media.MediaUpstream(self._lock)
+        """The audio and image endpoints: their settings and the MediaRequest of every call to them."""
         self._serial = 0
         self.responses = ResponsesAPI(self)
         self.reset()
@@ -57,6 +61,7 @@ class MockOpenAI(MockServer):
         with self._lock:
             self.requests.clear()
             self._queued.clear()
+        self.media.reset()
         self.mode = "ok"
         self.stream_delay = 0.0
         self.stream_at_once = False
@@ -141,6 +146,8 @@ class MockOpenAI(MockServer):
             path = azure_path(request) or path
         if self.responses.serves(path):
             return await self.responses.handle(request, path, body, serial, mode)
+        if path in openai_media.PATHS:
+            return await self.media.answer(request, path, deployment, serial, mode)
         if method == "GET" and path == "/v1/models":
             return _json({"object": "list", "data": [_model(m) for m in self.models]}, serial)
         if method == "GET" and path.startswith("/v1/models/"):

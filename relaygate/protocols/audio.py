@@ -1,0 +1,69 @@
+"""Audio uploads as the relay bills them: the length in seconds, read from the file itself with mutagen."""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import struct
+from typing import IO, Any
+
+import mutagen
+from mutagen.aac import AAC
+from mutagen.flac import FLAC
+from mutagen.mp3 import MP3
+from mutagen.mp4 import MP4
+from mutagen.oggflac import OggFLAC
+from mutagen.oggopus import OggOpus
+from mutagen.oggspeex import OggSpeex
+from mutagen.oggvorbis import OggVorbis
+from mutagen.wave import WAVE
+
+from relaygate.core.errors import InvalidAudio
+
+_KINDS: list[Any] = [WAVE, FLAC, MP3, MP4, OggOpus, OggVorbis, OggFLAC, OggSpeex]
+"""The containers OpenAI takes that mutagen reads (not WebM). Only these are tried: some of mutagen's other parsers
+(Musepack) can spin for seconds on crafted bytes."""
+_BY_EXTENSION: dict[str, Any] = {"aac": AAC, "mp3": MP3, "mpga": MP3, "mpeg": MP3}
+"""Formats mutagen only recognises by the file's name (ADTS AAC, MP3 without an ID3 tag): tried when the name says."""
+_PARSE_FAILURES = (mutagen.MutagenError, OSError, ValueError, EOFError, IndexError, KeyError, struct.error,
+                   ZeroDivisionError, OverflowError)
+"""MutagenError is what mutagen documents; corrupt headers in a few of its parsers surface as the others (OSError
+from a seek to a negative offset)."""
+FORMATS = "flac, m4a, mp3, mp4, mpeg, mpga, oga, ogg or wav"
+
+
+def duration_seconds(source: str | os.PathLike[str] | bytes, *, filename: str | None = None) -> float:
+    """Seconds of audio in the file at the path `source`, or in `source` when it is the file's bytes.
+
+    `filename` is the client's name for the file (its extension lets ADTS AAC and bare MP3 be recognised when the
+    path has none, as a spooled upload's has not). Raises InvalidAudio (400, param `file`) for a file that is not
+    audio, is corrupt, or holds no audio; OSError only when the path itself cannot be opened."""
+    if isinstance(source, bytes):
+        return _duration(io.BytesIO(source), filename or "")
+    with open(source, "rb") as file:
+        return _duration(file, filename if filename is not None else os.fspath(source))
+
+
+def _duration(file: IO[bytes], name: str) -> float:
+    extension = os.path.splitext(name)[1].lstrip(".").lower()
+    try:
+        audio = mutagen.File(file, options=_KINDS)
+        if audio is None and extension in _BY_EXTENSION:
+            file.seek(0)
+            audio = _BY_EXTENSION[extension](file)
+    except _PARSE_FAILURES as exc:
+        raise InvalidAudio(f"The uploaded file could not be read as audio ({_reason(exc)}). Send {FORMATS} audio.",
+                           param="file") from None
+    if audio is None:
+        raise InvalidAudio(f"The uploaded file is not audio in a supported format. Send {FORMATS} audio.",
+                           param="file")
+    length = getattr(audio.info, "length", None)
+    if not isinstance(length, int | float) or not math.isfinite(length) or length <= 0:
+        raise InvalidAudio("The uploaded audio file contains no audio (its length is zero).", param="file")
+    return float(length)
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip().rstrip(".")
+    return text[:120] if text else type(exc).__name__
