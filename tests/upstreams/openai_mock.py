@@ -247,7 +247,8 @@ class MockOpenAI(MockServer):
         events.append(chunk({}, finish))
         if include_usage:
             events.append({**base, "choices": [], "usage": totals})
-        return await self._send_events(request, events, cut_after=3 if mode == "stream_cut" else None)
+        return await self._send_events(request, events, cut_after=3 if mode == "stream_cut" else None,
+                                       error_after=3 if mode == "stream_error" else None)
 
     async def _completions(self, request: web.Request, body: dict[str, Any], serial: int,
                            mode: str) -> web.StreamResponse:
@@ -270,7 +271,8 @@ class MockOpenAI(MockServer):
         events.append(chunk("", finish))
         if extra:
             events.append({**base, "choices": [], "usage": wire.usage(prompt, len(text.split()))})
-        return await self._send_events(request, events, cut_after=2 if mode == "stream_cut" else None)
+        return await self._send_events(request, events, cut_after=2 if mode == "stream_cut" else None,
+                                       error_after=2 if mode == "stream_error" else None)
 
     async def _embeddings(self, request: web.Request, body: dict[str, Any], serial: int,
                           mode: str) -> web.StreamResponse:
@@ -285,7 +287,9 @@ class MockOpenAI(MockServer):
                       "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}, serial)
 
     async def _send_events(self, request: web.Request, events: list[dict[str, Any]],
-                           cut_after: int | None) -> web.StreamResponse:
+                           cut_after: int | None, *, error_after: int | None = None) -> web.StreamResponse:
+        """The events as SSE ending in `[DONE]`; `cut_after` drops the connection after that many events,
+        `error_after` ends the stream there with an error event, as OpenAI ends a stream that failed."""
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8",
                                            "Cache-Control": "no-cache", "x-request-id": f"req_mock{request[SERIAL]}"})
         await resp.prepare(request)
@@ -302,6 +306,11 @@ class MockOpenAI(MockServer):
                 await resp.write(b"data: " + orjson.dumps(event) + b"\n\n")
                 if cut_after is not None and i + 1 >= cut_after:
                     return await reset_connection(request, resp)
+                if error_after is not None and i + 1 >= error_after:
+                    await resp.write_eof(b"data: " + orjson.dumps(wire.WireError(
+                        500, "The server had an error while processing your request. Sorry about that!",
+                        type_="server_error").body()) + b"\n\n")
+                    return resp
             self.streams_finished_at.append(time.monotonic())  # before the end reaches the client
             await resp.write(b"data: [DONE]\n\n")
             await resp.write_eof()
