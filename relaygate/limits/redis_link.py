@@ -1,0 +1,178 @@
+"""The process's one connection to Redis: Lua calls batched into pipelines, bounded in time, down and up again."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections import Counter
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import NoScriptError, RedisError
+
+log = logging.getLogger("relaygate.redis")
+
+Arg = str | int | float
+_FAILURES = (RedisError, OSError, TimeoutError)
+
+
+class RedisUnavailable(Exception):
+    """Redis is down, or did not answer in time: the caller applies its fail mode."""
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    """A Lua script, called by its SHA-1 (loaded into Redis the first time it is missing there)."""
+
+    source: str
+
+    @property
+    def sha(self) -> str:
+        return hashlib.sha1(self.source.encode()).hexdigest()
+
+
+@dataclass(slots=True)
+class _Call:
+    script: Script
+    sha: str
+    args: tuple[Arg, ...]
+    done: asyncio.Future[object]
+
+
+class RedisLink:
+    """Calls made while a pipeline is on the wire queue and leave together in the next one (as the ledger's group
+    commit does), so a request costs at most one round trip and concurrent requests share them. A call that fails
+    or takes longer than `timeout` marks the link down: calls then fail at once, without waiting on a dead or
+    frozen server, and a ping every `retry_every` seconds brings the link back up."""
+
+    def __init__(self, url: str, *, prefix: str, timeout: float, retry_every: float = 0.5) -> None:
+        self.prefix = prefix
+        self.timeout = timeout
+        self._retry_every = retry_every
+        self._client: Redis = Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0),
+            health_check_interval=0)
+        self.up = True
+        self.round_trips = 0
+        self.calls = 0
+        self.outages = 0
+        self.fallbacks: Counter[str] = Counter()
+        """Requests a user of the link served (or refused) without Redis, by what they were."""
+        self._queue: list[_Call] = []
+        self._flushing = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def key(self, *parts: object) -> str:
+        return ":".join((self.prefix, *map(str, parts)))
+
+    async def evaluate(self, script: Script, keys: Sequence[str], args: Sequence[Arg]) -> object:
+        """Run `script` on `keys` with `args` in the next pipeline; RedisUnavailable when the link is down."""
+        if not self.up:
+            raise RedisUnavailable("Redis is unreachable")
+        done: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Call(script, script.sha, (len(keys), *keys, *args), done))
+        if not self._flushing:
+            self._flushing = True
+            self._spawn(self._flush())
+        return await done
+
+    async def _flush(self) -> None:
+        try:
+            while self._queue:
+                batch, self._queue = self._queue, []
+                await self._send(batch)
+        finally:
+            self._flushing = False
+
+    async def _send(self, batch: list[_Call]) -> None:
+        try:
+            async with asyncio.timeout(self.timeout * 2):
+                results = await self._pipeline(batch)
+                missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
+                if missing:  # a restarted Redis has forgotten its scripts
+                    for script in {batch[i].script for i in missing}:
+                        await self._client.script_load(script.source)
+                    for i, result in zip(missing, await self._pipeline([batch[i] for i in missing]), strict=True):
+                        results[i] = result
+        except _FAILURES as exc:
+            self._broke(exc)
+            for call in batch:
+                if not call.done.done():
+                    call.done.set_exception(RedisUnavailable(f"Redis did not answer: {exc!r}"))
+            return
+        for call, result in zip(batch, results, strict=True):
+            if call.done.done():
+                continue
+            if isinstance(result, Exception):
+                log.error("Redis refused a script call: %s", result)
+                call.done.set_exception(RedisUnavailable(f"Redis refused the call: {result}"))
+            else:
+                call.done.set_result(result)
+
+    async def _pipeline(self, batch: list[_Call]) -> list[object]:
+        self.round_trips += 1
+        self.calls += len(batch)
+        if len(batch) == 1:
+            try:
+                lone = batch[0]
+                return [await self._client.execute_command("EVALSHA", lone.sha, *lone.args)]  # type: ignore[no-untyped-call]
+            except NoScriptError as exc:
+                return [exc]
+        pipe = self._client.pipeline(transaction=False)
+        for call in batch:
+            pipe.execute_command("EVALSHA", call.sha, *call.args)
+        return list(await pipe.execute(raise_on_error=False))
+
+    def _broke(self, exc: BaseException) -> None:
+        if not self.up:
+            return
+        self.up = False
+        self.outages += 1
+        log.warning("Redis unreachable (%r); checking again every %.1f s", exc, self._retry_every)
+        self._spawn(self._revive())
+
+    async def _revive(self) -> None:
+        while True:
+            await asyncio.sleep(self._retry_every)
+            try:
+                async with asyncio.timeout(self.timeout * 2):
+                    await self._client.ping()
+                # connections opened before the outage may be dead: start afresh
+                await self._client.connection_pool.disconnect()
+            except _FAILURES:
+                continue
+            self.up = True
+            log.warning("Redis reachable again")
+            return
+
+    async def follow(self, channel: str, heard: Callable[[bytes], None]) -> None:
+        """Hand every message published on `channel` to `heard` until cancelled, subscribing again after an
+        outage (messages published meanwhile are missed)."""
+        while True:
+            pubsub = self._client.pubsub()
+            try:
+                await pubsub.subscribe(channel)
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if message is not None and isinstance(message.get("data"), bytes):
+                        heard(message["data"])
+            except _FAILURES:
+                await asyncio.sleep(self._retry_every)
+            finally:
+                await asyncio.shield(pubsub.aclose())  # type: ignore[no-untyped-call]
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._client.aclose()
