@@ -25,7 +25,7 @@ per request, all written back to disk at the next checkpoint, whose burst set th
 keeps its page size (VACUUM in rollback-journal mode changes it)."""
 RESTART_PATIENCE_MS = 20
 """How long a restarting checkpoint waits for readers and writers, holding new writers back meanwhile."""
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0101_replicas_leases"
 """The newest revision in migrations/versions (a test holds it to Alembic's own head). A database already there
 starts without importing Alembic, which would stay in the server's memory (≈ 11 MiB) for nothing."""
 
