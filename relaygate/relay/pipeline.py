@@ -30,7 +30,7 @@ from relaygate.core.errors import (
 )
 from relaygate.core.records import ChannelRecord, KeyRecord, PriceRecord
 from relaygate.core.types import Dialect, Endpoint, JsonObject, Usage
-from relaygate.limits.base import RateLimiter, Refusal
+from relaygate.limits.base import Admission, RateLimiter, Refusal
 from relaygate.protocols.content import completion_chunks
 from relaygate.protocols.sse import DONE, frame
 from relaygate.providers.base import CallSpec, Provider
@@ -81,6 +81,7 @@ class Exchange:
     status: int = 200
     error_code: str | None = None
     reservation: Reservation | None = None
+    admission: Admission | None = None
     logged: bool = False
 
     def log_row(self) -> JsonObject:
@@ -214,11 +215,15 @@ class Relay:
                 f"Rate limit reached for this key; retry in {admission.retry_after:.1f} s.",
                 retry_after=admission.retry_after,
             )
+        ex.admission = admission
         estimate = Usage(prompt_tokens=plan.prompt_estimate + plan.prompt_estimate // 10 + 16,
                          completion_tokens=output)
         amount = quota_cost(plan.price, estimate, multiplier=plan.multiplier)
-        ex.reservation = await self._ledger.reserve(key.id, key.user_id, amount, key_limited=not key.unlimited)
-        await self._attempts(ex, plan, sink)
+        try:
+            ex.reservation = await self._ledger.reserve(key.id, key.user_id, amount, key_limited=not key.unlimited)
+            await self._attempts(ex, plan, sink)
+        finally:
+            await self._settle_limit(ex)  # a failed request holds no TPM; a settled one already did this
 
     async def _attempts(self, ex: Exchange, plan: _Plan, sink: ClientSink) -> None:
         parsed = plan.parsed
@@ -247,7 +252,7 @@ class Relay:
             except _RetryableAnswer as bad:
                 last = self._failed(channel, bad.cause)
                 continue
-            self._health.succeeded(channel.id)
+            await self._health.succeeded(channel.id)
             return
         assert last is not None
         raise last
@@ -327,6 +332,12 @@ class Relay:
         cost = quota_cost(plan.price, ex.usage, multiplier=plan.multiplier)
         self._metrics.tokens(ex.model, ex.usage.prompt_tokens, ex.usage.completion_tokens)
         await self._ledger.settle(ex.reservation, cost, ex.log_row())
+        await self._settle_limit(ex)
+
+    async def _settle_limit(self, ex: Exchange) -> None:
+        """TPM to the tokens really used, before the answer's last byte (0 for a failed request)."""
+        if ex.admission is not None and ex.key is not None:
+            await self._limiter.settle(ex.key.id, ex.admission, ex.usage.total_tokens)
 
     def _failed(self, channel: ChannelRecord, exc: BaseException) -> RelayError:
         timed_out = isinstance(exc, asyncio.TimeoutError)
@@ -353,17 +364,20 @@ class Relay:
             return UpstreamFailed(
                 f"Every eligible upstream channel failed; the last answered HTTP {status}."
             )
-        self._health.succeeded(channel.id)
+        await self._health.succeeded(channel.id)
         message = refusal.message
         for secret in channel.credentials:
             message = message.replace(secret, "***")
         raise UpstreamClientError(status, message, type_=refusal.type, code=refusal.code, param=refusal.param)
 
     def _note_failure(self, channel: ChannelRecord, reason: str) -> None:
-        if self._health.failed(channel.id):
-            task = asyncio.get_running_loop().create_task(self._on_channel_down(channel, reason))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+        task = asyncio.get_running_loop().create_task(self._count_failure(channel, reason))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _count_failure(self, channel: ChannelRecord, reason: str) -> None:
+        if await self._health.failed(channel.id):
+            await self._on_channel_down(channel, reason)
 
     async def drain(self) -> None:
         """Wait for background work the relay started (auto-disabling channels)."""

@@ -17,16 +17,22 @@ from relaygate.billing.ledger import Ledger
 from relaygate.billing.tokens import TokenCounter
 from relaygate.config import Settings
 from relaygate.core.records import PriceRecord
+from relaygate.limits.base import RateLimiter
 from relaygate.limits.memory import MemoryRateLimiter
+from relaygate.limits.redis import RedisRateLimiter
+from relaygate.limits.redis_link import RedisLink
 from relaygate.relay.catalog import CatalogCache
 from relaygate.relay.metrics import RelayMetrics
 from relaygate.relay.pipeline import Relay
 from relaygate.relay.prober import ChannelProber
-from relaygate.relay.routing import ChannelHealth
+from relaygate.relay.routing import ChannelHealth, ProcessChannelHealth
+from relaygate.relay.shared_health import RedisChannelHealth
 from relaygate.relay.upstream import Upstream
 from relaygate.server import admin_routes, docs_routes, native_routes, openai_routes, ops_routes
 from relaygate.server.state import SERVICES, Services
 from relaygate.store.database import Database
+from relaygate.store.leases import Lease
+from relaygate.store.notices import follow_config_changes
 
 log = logging.getLogger("relaygate.app")
 
@@ -60,6 +66,16 @@ async def bootstrap_store(db: Database, settings: Settings) -> str | None:
     return first_key
 
 
+def _shared_state(settings: Settings, metrics: RelayMetrics) -> tuple[RedisLink | None, RateLimiter, ChannelHealth]:
+    """Rate limits and channel health: in this process, or in Redis (shared by every replica) when configured."""
+    if not settings.redis_url:
+        return None, MemoryRateLimiter(), ProcessChannelHealth(settings.auto_disable_after)
+    link = RedisLink(settings.redis_url, prefix=settings.redis_prefix, timeout=settings.redis_timeout)
+    metrics.watch_redis(link)
+    limiter = RedisRateLimiter(link, fail_open=settings.redis_fail_mode == "open")
+    return link, limiter, RedisChannelHealth(link, settings.auto_disable_after)
+
+
 async def _lifespan(app: web.Application, settings: Settings, bootstrap: bool) -> AsyncIterator[None]:
     db = Database(settings.resolved_database_url(), background_checkpoint=True)
     loop = asyncio.get_running_loop()
@@ -71,15 +87,19 @@ async def _lifespan(app: web.Application, settings: Settings, bootstrap: bool) -
     ledger = Ledger(db, durable=settings.durable_settlement)
     upstream = Upstream(connect_timeout=settings.upstream_connect_timeout)
     await upstream.start()
-    health = ChannelHealth(settings.auto_disable_after)
-    prober = ChannelProber(db, catalogs, upstream, health, settings.probe_interval)
     metrics = RelayMetrics()
-    relay = Relay(settings=settings, catalogs=catalogs, ledger=ledger, limiter=MemoryRateLimiter(),
+    link, limiter, health = _shared_state(settings, metrics)
+    prober = ChannelProber(db, catalogs, upstream, health, settings.probe_interval,
+                           Lease(db, "channel-prober", ttl=settings.lease_ttl))
+    relay = Relay(settings=settings, catalogs=catalogs, ledger=ledger, limiter=limiter,
                   upstream=upstream, tokens=TokenCounter(), metrics=metrics, health=health,
                   on_channel_down=prober.channel_down)
     app[SERVICES] = Services(settings, db, catalogs, ledger, upstream, relay, operator, metrics)
     tasks = [loop.create_task(catalogs.poll_forever()), loop.create_task(prober.run_forever()),
-             loop.create_task(db.checkpoint_forever())]
+             loop.create_task(prober.lease.keep_forever()), loop.create_task(db.checkpoint_forever()),
+             loop.create_task(follow_config_changes(db, catalogs.stale))]
+    if isinstance(health, RedisChannelHealth):
+        tasks.append(loop.create_task(health.follow_forever()))
     # Everything built so far lives as long as the process: move it out of the collector's sight, so a full
     # collection under load scans only what requests allocate (without this, one takes tens of ms and
     # shows up as the p99 of every load test).
@@ -99,4 +119,6 @@ async def _lifespan(app: web.Application, settings: Settings, bootstrap: bool) -
         await relay.drain()
         await ledger.drain()
         await upstream.close()
+        if link is not None:
+            await link.close()
         await loop.run_in_executor(None, db.close)
