@@ -35,8 +35,9 @@ def claim_lease(conn: Connection, name: str, holder: str, now: float, ttl: float
         index_elements=[leases.c.name],
         set_={"holder": stmt.excluded.holder, "expires_at": stmt.excluded.expires_at},
         where=(leases.c.holder == holder) | (leases.c.expires_at < now),
-    )
-    return bool(conn.execute(stmt).rowcount)
+    ).returning(leases.c.holder)
+    # RETURNING, not rowcount: a driver may report -1 for an INSERT whose DO UPDATE did nothing
+    return conn.execute(stmt).scalar() is not None
 
 
 def release_lease(conn: Connection, name: str, holder: str) -> None:
