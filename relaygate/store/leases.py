@@ -31,13 +31,13 @@ def claim_lease(conn: Connection, name: str, holder: str, now: float, ttl: float
     """One statement: take the lease if nobody has it, it expired, or it is `holder`'s; True if now held."""
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     stmt = insert(leases).values(name=name, holder=holder, expires_at=now + ttl)
-    stmt = stmt.on_conflict_do_update(
+    upsert = stmt.on_conflict_do_update(
         index_elements=[leases.c.name],
         set_={"holder": stmt.excluded.holder, "expires_at": stmt.excluded.expires_at},
         where=(leases.c.holder == holder) | (leases.c.expires_at < now),
     ).returning(leases.c.holder)
     # RETURNING, not rowcount: a driver may report -1 for an INSERT whose DO UPDATE did nothing
-    return conn.execute(stmt).scalar() is not None
+    return conn.execute(upsert).scalar() is not None
 
 
 def release_lease(conn: Connection, name: str, holder: str) -> None:
