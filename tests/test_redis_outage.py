@@ -44,7 +44,8 @@ def _load(urls: list[str], key: str, model: str, redis: PrivateRedis, outage: st
         with httpx.Client(timeout=10) as http:
             i = n
             while (at := time.monotonic() - started) < LOAD_SECONDS:
-                resp = http.post(urls[i % len(urls)] + "/v1/chat/completions", headers={"Authorization": f"Bearer {key}"},
+                resp = http.post(urls[i % len(urls)] + "/v1/chat/completions",
+                                 headers={"Authorization": f"Bearer {key}"},
                                  json={"model": model, "messages": [{"role": "user", "content": "load"}]})
                 code = resp.json()["error"]["code"] if resp.status_code != 200 else ""
                 seen.append((at, resp.status_code, code))

@@ -33,9 +33,9 @@ def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Relaygat
         group = [Relaygate(root / name, env=env) for name in "abc"]
         for rg in group:
             stack.callback(rg.close)
-        group[0].start()  # creates the schema; the others then start side by side
-        with concurrent.futures.ThreadPoolExecutor(2) as pool:
-            list(pool.map(Relaygate.start, group[1:]))
+        # all at once on a new database, as an orchestrator starts them: they take turns creating the schema
+        with concurrent.futures.ThreadPoolExecutor(3) as pool:
+            list(pool.map(Relaygate.start, group))
         yield group
 
 
@@ -54,6 +54,12 @@ def _synced(group: list[Relaygate]) -> None:
     key = first.ok("POST", "/api/keys", {"user_id": user["id"]})["key"]
     for rg in group:
         rg.wait_for(lambda rg=rg: _knows(rg, key), timeout=1.0)  # type: ignore[misc]
+
+
+def test_replicas_started_together_on_a_new_database_share_one_schema_and_admin(replicas: list[Relaygate]) -> None:
+    for rg in replicas:
+        assert rg.http.get("/readyz").status_code == 200
+        assert [u["role"] for u in rg.ok("GET", "/api/users")].count("admin") == 1
 
 
 def test_a_key_with_rpm_10_gets_exactly_10_of_30_requests_alternating_between_replicas(

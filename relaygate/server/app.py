@@ -30,7 +30,7 @@ from relaygate.relay.shared_health import RedisChannelHealth
 from relaygate.relay.upstream import Upstream
 from relaygate.server import admin_routes, docs_routes, native_routes, openai_routes, ops_routes
 from relaygate.server.state import SERVICES, Services
-from relaygate.store.database import Database
+from relaygate.store.database import BOOTSTRAP_LOCK, Database
 from relaygate.store.leases import Lease
 from relaygate.store.notices import follow_config_changes
 
@@ -57,12 +57,14 @@ def _unpriced(settings: Settings) -> PriceRecord | None:
 
 
 async def bootstrap_store(db: Database, settings: Settings) -> str | None:
-    """Migrate, make sure an admin exists, apply the YAML file; returns a new admin key to show once."""
-    await asyncio.get_running_loop().run_in_executor(None, db.migrate)
-    operator = Operator(db)
-    first_key = await operator.ensure_admin(settings.admin_key or None)
-    if settings.config_file is not None:
-        await apply_config(operator, load_config_file(settings.config_file))
+    """Migrate, make sure an admin exists, apply the YAML file; returns a new admin key to show once. Replicas
+    starting together take turns (else two would create the schema, or the admin, at once)."""
+    async with db.exclusive(BOOTSTRAP_LOCK):
+        await asyncio.get_running_loop().run_in_executor(None, db.migrate)
+        operator = Operator(db)
+        first_key = await operator.ensure_admin(settings.admin_key or None)
+        if settings.config_file is not None:
+            await apply_config(operator, load_config_file(settings.config_file))
     return first_key
 
 
