@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import math
 from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hiredis import pack_command
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 log = logging.getLogger("relaygate.redis")
 
@@ -115,18 +117,27 @@ class RedisLink:
                 call.done.set_result(result)
 
     async def _pipeline(self, batch: list[_Call]) -> list[object]:
+        """One write of every call (packed by hiredis), then their replies in order: redis-py's Pipeline packed
+        in Python and timed each reply, two thirds of the link's CPU; `_send` bounds the whole batch instead."""
         self.round_trips += 1
         self.calls += len(batch)
-        if len(batch) == 1:
-            try:
-                lone = batch[0]
-                return [await self._client.execute_command("EVALSHA", lone.sha, *lone.args)]  # type: ignore[no-untyped-call]
-            except NoScriptError as exc:
-                return [exc]
-        pipe = self._client.pipeline(transaction=False)
-        for call in batch:
-            pipe.execute_command("EVALSHA", call.sha, *call.args)
-        return list(await pipe.execute(raise_on_error=False))
+        pool = self._client.connection_pool
+        conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+        try:
+            packed = b"".join(pack_command(("EVALSHA", call.sha, *call.args)) for call in batch)  # type: ignore[arg-type]
+            await conn.send_packed_command(packed, check_health=False)
+            results: list[object] = []
+            for _ in batch:
+                try:
+                    results.append(await conn.read_response(timeout=math.inf))
+                except ResponseError as exc:  # an error reply, read whole: the next replies follow in order
+                    results.append(exc)
+            return results
+        except BaseException:
+            await conn.disconnect()
+            raise
+        finally:
+            await pool.release(conn)
 
     def _broke(self, exc: BaseException) -> None:
         if not self.up:
