@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,6 +19,13 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     database_url: str = ""
     redis_url: str = ""
+    redis_fail_mode: Literal["open", "closed"] = Field(
+        default="open", description="Redis unreachable: open serves and counts in process, closed answers 503")
+    redis_timeout: float = Field(default=0.25, gt=0, description="seconds a Redis call may take before it counts "
+                                 "as unreachable")
+    redis_prefix: str = Field(default="relaygate", min_length=1, description="prefix of every Redis key and channel")
+    lease_ttl: float = Field(default=10.0, gt=0, description="seconds a dead replica keeps background work before "
+                             "another takes it over")
     admin_key: str = ""
     config_file: Path | None = None
 

@@ -27,7 +27,7 @@ from relaygate.relay.metrics import RelayMetrics
 from relaygate.relay.operation import OperationContext, Parsed
 from relaygate.relay.operations import OPERATIONS, build_operations
 from relaygate.relay.pipeline import Relay
-from relaygate.relay.routing import ChannelHealth
+from relaygate.relay.routing import ProcessChannelHealth
 from relaygate.relay.sink import ClientGone
 from relaygate.relay.steps.base import Step
 from relaygate.store.database import Database
@@ -133,7 +133,7 @@ class Harness:
         async def down(channel: Any, reason: str) -> None:
             return None
 
-        attempts = Attempts(transport=self.transport, health=ChannelHealth(5), metrics=metrics,
+        attempts = Attempts(transport=self.transport, health=ProcessChannelHealth(5), metrics=metrics,
                             on_channel_down=down, retry_count=2, default_timeout=5)
         self.relay = Relay(catalogs=self.catalogs, ledger=self.ledger, limiter=self.limiter, attempts=attempts,
                            metrics=metrics, operations=build_operations(OperationContext(TokenCounter(), 4096, 10**7)),

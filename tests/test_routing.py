@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections import Counter
 
@@ -9,7 +10,7 @@ import httpx2 as httpx
 import pytest
 
 from relaygate.core.records import ChannelRecord
-from relaygate.relay.routing import ChannelHealth, attempt_order
+from relaygate.relay.routing import ProcessChannelHealth, attempt_order
 from tests.conftest import UPSTREAM_KEY, Relaygate, make_tenant
 from tests.upstreams.openai_mock import MockOpenAI
 
@@ -37,8 +38,12 @@ def test_weights_share_traffic_inside_a_priority() -> None:
 
 
 def test_health_reports_the_threshold_once_and_rotates_credentials() -> None:
-    health = ChannelHealth(disable_after=3)
-    assert [health.failed(1) for _ in range(4)] == [False, False, True, False]
+    health = ProcessChannelHealth(disable_after=3)
+
+    async def four_failures() -> list[bool]:
+        return [await health.failed(1) for _ in range(4)]
+
+    assert asyncio.run(four_failures()) == [False, False, True, False]
     ch = _channel(1, credentials=("a", "b", "c"))
     assert [health.credential(ch) for _ in range(4)] == ["a", "b", "c", "a"]
 

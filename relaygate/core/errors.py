@@ -9,7 +9,7 @@ RelayError
 ├── NotFound (404)                model_not_found, not_found
 ├── RateLimited (429)             rate_limit_exceeded, carries retry_after
 ├── UpstreamFailed (502)          upstream_error
-├── ServiceUnavailable (503)      no_available_channel, draining, store_unavailable
+├── ServiceUnavailable (503)      no_available_channel, draining, store_unavailable, rate_limiter_unavailable
 ├── UpstreamTimeout (504)         upstream_timeout
 └── UpstreamClientError (4xx)     an upstream refusal caused by the client's own request, passed through
 """

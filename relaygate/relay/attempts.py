@@ -68,7 +68,7 @@ class Attempts:
             if metered.end is End.UPSTREAM_BROKEN:
                 self.failed(channel, timed_out=False)
             else:
-                self._health.succeeded(channel.id)
+                await self._health.succeeded(channel.id)
             return metered
         assert last is not None
         raise last
@@ -96,17 +96,21 @@ class Attempts:
             self._metrics.upstream_error(channel.name, str(status))
             self._note_failure(channel, f"HTTP {status}")
             return UpstreamFailed(f"Every eligible upstream channel failed; the last answered HTTP {status}.")
-        self._health.succeeded(channel.id)
+        await self._health.succeeded(channel.id)
         message = refusal.message
         for secret in channel.credentials:
             message = message.replace(secret, "***")
         raise UpstreamClientError(status, message, type_=refusal.type, code=refusal.code, param=refusal.param)
 
     def _note_failure(self, channel: ChannelRecord, reason: str) -> None:
-        if self._health.failed(channel.id):
-            task = asyncio.get_running_loop().create_task(self._on_channel_down(channel, reason))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+        # counted off the request's path: a shared count (Redis) is a round trip the client need not wait for
+        task = asyncio.get_running_loop().create_task(self._count_failure(channel, reason))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _count_failure(self, channel: ChannelRecord, reason: str) -> None:
+        if await self._health.failed(channel.id):
+            await self._on_channel_down(channel, reason)
 
     async def drain(self) -> None:
         """Wait for background work started here (auto-disabling channels)."""

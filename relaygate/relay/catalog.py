@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from fnmatch import fnmatchcase
 
@@ -70,7 +71,8 @@ class Catalog:
 
 
 class CatalogCache:
-    """Holds the current Catalog; polls the store's version stamp and swaps in a fresh one on change."""
+    """Holds the current Catalog; checks the store's version stamp when told a change was committed (stale())
+    and every poll interval regardless, and swaps in a fresh catalog when the stamp moved."""
 
     def __init__(self, db: Database, *, unpriced: PriceRecord | None, poll_interval: float) -> None:
         self._db = db
@@ -78,6 +80,7 @@ class CatalogCache:
         self._poll_interval = poll_interval
         self.current: Catalog | None = None
         self._lock = asyncio.Lock()
+        self._stale = asyncio.Event()
 
     @property
     def catalog(self) -> Catalog:
@@ -90,9 +93,15 @@ class CatalogCache:
             self.current = Catalog(rows, unpriced=self._unpriced)
             return self.current
 
+    def stale(self) -> None:
+        """A change was committed somewhere: check the version now rather than at the next poll."""
+        self._stale.set()
+
     async def poll_forever(self) -> None:
         while True:
-            await asyncio.sleep(self._poll_interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stale.wait(), self._poll_interval)
+            self._stale.clear()
             try:
                 version = await self._db.run(catalog_sql.config_version)
                 if self.current is None or version != self.current.version:

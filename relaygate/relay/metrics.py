@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from relaygate.limits.redis_link import RedisLink
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 
@@ -29,6 +35,10 @@ class RelayMetrics:
         )
         self._children: dict[tuple[str, ...], object] = {}
 
+    def watch_redis(self, link: RedisLink) -> None:
+        """Export the Redis link's counters (read at scrape time: nothing is added to a request's cost)."""
+        self.registry.register(_RedisCollector(link))
+
     def _child(self, metric: Counter | Histogram, *labels: str) -> object:
         key = (metric._name, *labels)
         child = self._children.get(key)
@@ -51,3 +61,22 @@ class RelayMetrics:
 
     def upstream_error(self, channel: str, reason: str) -> None:
         self._child(self._upstream_errors, channel, reason).inc()  # type: ignore[attr-defined]
+
+
+class _RedisCollector(Collector):
+    def __init__(self, link: RedisLink) -> None:
+        self._link = link
+
+    def collect(self) -> Iterator[Metric]:
+        link = self._link
+        yield GaugeMetricFamily("relaygate_redis_up", "1 while Redis answers in time, 0 during an outage",
+                                value=1 if link.up else 0)
+        yield CounterMetricFamily("relaygate_redis_round_trips", "Pipelines sent to Redis", value=link.round_trips)
+        yield CounterMetricFamily("relaygate_redis_calls", "Script calls sent to Redis", value=link.calls)
+        yield CounterMetricFamily("relaygate_redis_outages", "Times Redis became unreachable", value=link.outages)
+        fallbacks = CounterMetricFamily(
+            "relaygate_redis_fallbacks", "Decisions taken without Redis: limiter_local (fail open), "
+            "limiter_refused (fail closed), limiter_settle_lost, health_local", labels=["kind"])
+        for kind in ("limiter_local", "limiter_refused", "limiter_settle_lost", "health_local"):
+            fallbacks.add_metric([kind], link.fallbacks[kind])
+        yield fallbacks

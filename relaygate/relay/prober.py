@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import time
@@ -15,6 +14,7 @@ from relaygate.relay.routing import ChannelHealth
 from relaygate.relay.upstream import Transport, UpstreamBroken, UpstreamTimedOut, UpstreamUnavailable
 from relaygate.store import admin_sql
 from relaygate.store.database import Database
+from relaygate.store.leases import Lease, run_while_held
 
 log = logging.getLogger("relaygate.prober")
 
@@ -56,15 +56,17 @@ async def probe_channel(upstream: Transport, channel: ChannelRecord) -> ProbeRes
 
 
 class ChannelProber:
-    """Disables a channel that keeps failing and re-enables it once a probe succeeds."""
+    """Disables a channel that keeps failing and re-enables it once a probe succeeds. Probes run on the replica
+    holding `lease`, so an upstream sees one probe per interval however many replicas there are."""
 
     def __init__(self, db: Database, catalogs: CatalogCache, upstream: Transport, health: ChannelHealth,
-                 interval: float) -> None:
+                 interval: float, lease: Lease) -> None:
         self._db = db
         self._catalogs = catalogs
         self._upstream = upstream
         self._health = health
         self._interval = interval
+        self.lease = lease
 
     async def channel_down(self, channel: ChannelRecord, reason: str) -> None:
         why = f"auto-disabled after repeated failures (last: {reason})"
@@ -86,14 +88,9 @@ class ChannelProber:
                 admin_sql.set_channel_status, channel_id=channel.id, status="enabled", reason="",
                 only_if="auto_disabled"))
             if changed:
-                self._health.forget(channel.id)
+                await self._health.forget(channel.id)
                 log.info("channel %s re-enabled: probe succeeded", channel.name)
                 await self._catalogs.reload()
 
     async def run_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await self.probe_disabled()
-            except Exception:
-                log.exception("channel probe round failed")
+        await run_while_held(self.lease, self._interval, self.probe_disabled)

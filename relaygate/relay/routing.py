@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from typing import Protocol
 
 from relaygate.core.records import ChannelRecord
 
@@ -28,8 +29,29 @@ def attempt_order(channels: Sequence[ChannelRecord], rng: random.Random) -> list
     return order
 
 
-class ChannelHealth:
-    """Consecutive failures per channel, and credential rotation."""
+class ChannelHealth(Protocol):
+    """Consecutive failures per channel (toward auto-disable), and credential rotation. In process by default;
+    shared through Redis across replicas (relay/shared_health.py)."""
+
+    def credential(self, channel: ChannelRecord) -> str:
+        """The channel's credential for the next call (round robin when it has several)."""
+        ...
+
+    async def succeeded(self, channel_id: int) -> None:
+        """A call worked: the channel's failures are no longer consecutive."""
+        ...
+
+    async def failed(self, channel_id: int) -> bool:
+        """Count a failure; True exactly when the channel just reached the auto-disable threshold."""
+        ...
+
+    async def forget(self, channel_id: int) -> None:
+        """The channel was re-enabled: start counting from zero."""
+        ...
+
+
+class ProcessChannelHealth:
+    """ChannelHealth in this process's memory (one replica)."""
 
     def __init__(self, disable_after: int) -> None:
         self._disable_after = disable_after
@@ -44,15 +66,14 @@ class ChannelHealth:
         self._turn[channel.id] = turn + 1
         return creds[turn % len(creds)]
 
-    def succeeded(self, channel_id: int) -> None:
+    async def succeeded(self, channel_id: int) -> None:
         if self._failures.get(channel_id):
             self._failures[channel_id] = 0
 
-    def failed(self, channel_id: int) -> bool:
-        """Count a failure; True exactly when the channel just reached the auto-disable threshold."""
+    async def failed(self, channel_id: int) -> bool:
         n = self._failures.get(channel_id, 0) + 1
         self._failures[channel_id] = n
         return n == self._disable_after
 
-    def forget(self, channel_id: int) -> None:
+    async def forget(self, channel_id: int) -> None:
         self._failures.pop(channel_id, None)

@@ -17,7 +17,10 @@ from relaygate.billing.ledger import Ledger
 from relaygate.billing.tokens import TokenCounter
 from relaygate.config import Settings
 from relaygate.core.records import PriceRecord
+from relaygate.limits.base import RateLimiter
 from relaygate.limits.memory import MemoryRateLimiter
+from relaygate.limits.redis import RedisRateLimiter
+from relaygate.limits.redis_link import RedisLink
 from relaygate.relay.attempts import Attempts
 from relaygate.relay.catalog import CatalogCache
 from relaygate.relay.metrics import RelayMetrics
@@ -25,11 +28,14 @@ from relaygate.relay.operation import OperationContext
 from relaygate.relay.operations import build_operations
 from relaygate.relay.pipeline import Relay
 from relaygate.relay.prober import ChannelProber
-from relaygate.relay.routing import ChannelHealth
+from relaygate.relay.routing import ChannelHealth, ProcessChannelHealth
+from relaygate.relay.shared_health import RedisChannelHealth
 from relaygate.relay.upstream import AiohttpTransport
 from relaygate.server import admin_routes, docs_routes, openai_routes, ops_routes, relay_routes
 from relaygate.server.state import SERVICES, Services
-from relaygate.store.database import Database
+from relaygate.store.database import BOOTSTRAP_LOCK, Database
+from relaygate.store.leases import Lease
+from relaygate.store.notices import follow_config_changes
 
 log = logging.getLogger("relaygate.app")
 
@@ -54,13 +60,25 @@ def _unpriced(settings: Settings) -> PriceRecord | None:
 
 
 async def bootstrap_store(db: Database, settings: Settings) -> str | None:
-    """Migrate, make sure an admin exists, apply the YAML file; returns a new admin key to show once."""
-    await asyncio.get_running_loop().run_in_executor(None, db.migrate)
-    operator = Operator(db)
-    first_key = await operator.ensure_admin(settings.admin_key or None)
-    if settings.config_file is not None:
-        await apply_config(operator, load_config_file(settings.config_file))
+    """Migrate, make sure an admin exists, apply the YAML file; returns a new admin key to show once. Replicas
+    starting together take turns (else two would create the schema, or the admin, at once)."""
+    async with db.exclusive(BOOTSTRAP_LOCK):
+        await asyncio.get_running_loop().run_in_executor(None, db.migrate)
+        operator = Operator(db)
+        first_key = await operator.ensure_admin(settings.admin_key or None)
+        if settings.config_file is not None:
+            await apply_config(operator, load_config_file(settings.config_file))
     return first_key
+
+
+def _shared_state(settings: Settings, metrics: RelayMetrics) -> tuple[RedisLink | None, RateLimiter, ChannelHealth]:
+    """Rate limits and channel health: in this process, or in Redis (shared by every replica) when configured."""
+    if not settings.redis_url:
+        return None, MemoryRateLimiter(), ProcessChannelHealth(settings.auto_disable_after)
+    link = RedisLink(settings.redis_url, prefix=settings.redis_prefix, timeout=settings.redis_timeout)
+    metrics.watch_redis(link)
+    limiter = RedisRateLimiter(link, fail_open=settings.redis_fail_mode == "open")
+    return link, limiter, RedisChannelHealth(link, settings.auto_disable_after)
 
 
 async def _lifespan(app: web.Application, settings: Settings, bootstrap: bool) -> AsyncIterator[None]:
@@ -75,18 +93,23 @@ async def _lifespan(app: web.Application, settings: Settings, bootstrap: bool) -
     await ledger.holding.start()
     upstream = AiohttpTransport(connect_timeout=settings.upstream_connect_timeout)
     await upstream.start()
-    health = ChannelHealth(settings.auto_disable_after)
-    prober = ChannelProber(db, catalogs, upstream, health, settings.probe_interval)
     metrics = RelayMetrics()
+    link, limiter, health = _shared_state(settings, metrics)
+    prober = ChannelProber(db, catalogs, upstream, health, settings.probe_interval,
+                           Lease(db, "channel-prober", ttl=settings.lease_ttl))
     attempts = Attempts(transport=upstream, health=health, metrics=metrics, on_channel_down=prober.channel_down,
                         retry_count=settings.retry_count, default_timeout=settings.upstream_timeout)
     operations = build_operations(OperationContext(TokenCounter(), settings.default_max_tokens,
                                                    settings.max_body_bytes))
-    relay = Relay(catalogs=catalogs, ledger=ledger, limiter=MemoryRateLimiter(), attempts=attempts,
-                  metrics=metrics, operations=operations)
+    relay = Relay(catalogs=catalogs, ledger=ledger, limiter=limiter, attempts=attempts, metrics=metrics,
+                  operations=operations)
     app[SERVICES] = Services(settings, db, catalogs, ledger, upstream, relay, operator, metrics)
     tasks = [loop.create_task(catalogs.poll_forever()), loop.create_task(prober.run_forever()),
-             loop.create_task(db.checkpoint_forever()), loop.create_task(ledger.holding.run_forever())]
+             loop.create_task(prober.lease.keep_forever()), loop.create_task(db.checkpoint_forever()),
+             loop.create_task(ledger.holding.run_forever()),
+             loop.create_task(follow_config_changes(db, catalogs.stale))]
+    if isinstance(health, RedisChannelHealth):
+        tasks.append(loop.create_task(health.follow_forever()))
     # Everything built so far lives as long as the process: move it out of the collector's sight, so a full
     # collection under load scans only what requests allocate (without this, one takes tens of ms and
     # shows up as the p99 of every load test).
@@ -106,4 +129,6 @@ async def _lifespan(app: web.Application, settings: Settings, bootstrap: bool) -
         await relay.drain()
         await ledger.close()
         await upstream.close()
+        if link is not None:
+            await link.close()
         await loop.run_in_executor(None, db.close)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from relaygate.core.records import ChannelRecord, GroupRecord, KeyRecord, PriceRecord
+from relaygate.store.notices import notify_config_changed
 from relaygate.store.tables import channels, groups, keys, prices, settings_kv, users
 
 CONFIG_VERSION = "config_version"
@@ -38,6 +39,7 @@ def bump_config_version(conn: Connection) -> None:
     ).rowcount
     if not done:
         conn.execute(settings_kv.insert().values(name=CONFIG_VERSION, value=1))
+    notify_config_changed(conn)
 
 
 def channel_record(r: Mapping[Any, Any]) -> ChannelRecord:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,7 +26,9 @@ per request, all written back to disk at the next checkpoint, whose burst set th
 keeps its page size (VACUUM in rollback-journal mode changes it)."""
 RESTART_PATIENCE_MS = 20
 """How long a restarting checkpoint waits for readers and writers, holding new writers back meanwhile."""
-HEAD_REVISION = "0003"
+BOOTSTRAP_LOCK = 0x72656C6179
+"""PostgreSQL advisory lock key held while a process migrates and seeds the store (replicas starting together)."""
+HEAD_REVISION = "0004"
 """The newest revision in migrations/versions (a test holds it to Alembic's own head). A database already there
 starts without importing Alembic, which would stay in the server's memory (≈ 11 MiB) for nothing."""
 
@@ -100,6 +103,27 @@ class Database:
             self._inline.close()
             self._inline = None
             raise
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self, lock: int) -> AsyncIterator[None]:
+        """One process at a time across every replica (a PostgreSQL session advisory lock; SQLite is shared only
+        by one host's workers, whose parent bootstraps alone, so there it locks nothing)."""
+        if self.engine.dialect.name != "postgresql":
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        # its own thread: waiting for the lock must not take one of the threads db.run needs meanwhile
+        conn = await loop.run_in_executor(None, self.engine.connect)
+        try:
+            await loop.run_in_executor(None, conn.exec_driver_sql, f"SELECT pg_advisory_lock({lock})")
+            yield
+        finally:
+            def unlock() -> None:
+                with contextlib.suppress(DBAPIError):
+                    conn.exec_driver_sql(f"SELECT pg_advisory_unlock({lock})")
+                conn.close()
+
+            await loop.run_in_executor(None, unlock)
 
     def run_sync(self, fn: Callable[[Connection], T]) -> T:
         with self.engine.begin() as conn:

@@ -170,3 +170,11 @@ settings_kv = Table(
     Column("name", String(64), primary_key=True),
     Column("value", BigInteger, nullable=False, default=0),
 )
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
