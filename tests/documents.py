@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 import zipfile
@@ -32,13 +33,17 @@ def pdf(pages: int = 3, *, marker_page: int = 2) -> bytes:
     return bytes(doc.output())
 
 
-def scanned_pdf(pages: int = 2) -> bytes:
-    """A PDF whose pages hold only drawings (what a scan looks like to a text extractor)."""
+def scanned_pdf(pages: int = 2, text_pages: tuple[int, ...] = ()) -> bytes:
+    """A PDF whose pages hold only drawings (what a scan looks like to a text extractor), but `text_pages`."""
     doc = FPDF()
-    for _ in range(pages):
+    doc.set_font("Helvetica", size=11)
+    for number in range(1, pages + 1):
         doc.add_page()
-        doc.set_fill_color(120, 120, 120)
-        doc.rect(20, 20, 150, 200, style="F")
+        if number in text_pages:
+            doc.multi_cell(0, 6, f"Typed page {number}. {MARKER}")
+        else:
+            doc.set_fill_color(120, 120, 120)
+            doc.rect(20, 20, 150, 200, style="F")
     return bytes(doc.output())
 
 
@@ -105,6 +110,7 @@ def xlsx_file(rows: int = 5, sheets: int = 2) -> bytes:
     return _save(workbook)
 
 
+@functools.cache
 def wide_xlsx(rows: int, columns: int = 8) -> bytes:
     workbook = openpyxl.Workbook(write_only=True)
     sheet = workbook.create_sheet("Data")

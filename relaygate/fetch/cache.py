@@ -70,8 +70,9 @@ class DocumentCache:
         if size > self.max_bytes or self.ttl <= 0:
             return
         expires = self._clock() + self.ttl
-        if document.sha256 in self._by_hash:
-            self._drop(document.sha256)
+        known = self._by_hash.pop(document.sha256, None)
+        if known is not None:
+            self._bytes -= known.size
         self._by_hash[document.sha256] = _Entry(document, size, expires)
         self._bytes += size
         if url is not None:

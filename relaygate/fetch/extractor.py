@@ -97,13 +97,22 @@ class Extractor:
         self._busy.clear()
         await asyncio.gather(*(w.kill() for w in workers))
 
+    async def _take(self) -> _Worker:
+        """An idle worker that is still alive, else a new one."""
+        while self._idle:
+            slot = self._idle.pop()
+            if slot.process.returncode is None:
+                return slot
+            log.warning("extraction worker %s had died (exit code %s)", slot.process.pid, slot.process.returncode)
+        return await _Worker.start(self.limits)
+
     async def extract(self, source: Source) -> Document:
         """The document's parts; FetchRefused (413/415/422) naming the rule for anything refused or unreadable."""
         if not source.data:
             raise UnsupportedFile("the file is empty (0 bytes)", code="empty_file")
         async with self._slots:
             try:
-                slot = self._idle.pop() if self._idle else await _Worker.start(self.limits)
+                slot = await self._take()
             except (OSError, ValueError, asyncio.IncompleteReadError, TimeoutError):
                 log.exception("could not start an extraction worker")
                 raise ServiceUnavailable("file extraction is unavailable right now",

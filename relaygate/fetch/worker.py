@@ -7,6 +7,7 @@ an alarm that ends it at the wall-clock cap even inside C code; nothing imports 
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import logging
 import math
@@ -21,6 +22,8 @@ from relaygate.core.errors import FetchRefused
 from relaygate.fetch.document import ExtractionStats
 from relaygate.fetch.limits import ExtractLimits
 from relaygate.fetch.protocol import ANSWER, JOB, LIMITS, MAX_ANSWER_BYTES, Job, frame, read_frame, refusal
+
+_PR_SET_PDEATHSIG = 1
 
 
 def _extract(job: Job, data: bytes, limits: ExtractLimits) -> bytes:
@@ -42,12 +45,23 @@ def _extract(job: Job, data: bytes, limits: ExtractLimits) -> bytes:
                        type(exc).__name__)
 
 
+def _die_with_parent() -> None:
+    """Linux: end this child when the worker dies (killed by relaygate), rather than at its own time cap."""
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 def _child(job: Job, data: bytes, limits: ExtractLimits, answer_fd: int, protocol_fds: tuple[int, int]) -> None:
     """In the forked child: cap, extract, write the answer, exit without running any cleanup of the worker's."""
     try:
+        _die_with_parent()
         for fd in protocol_fds:  # the child answers only through its own pipe
             os.close(fd)
-        signal.alarm(max(1, math.ceil(limits.timeout)))  # SIGALRM's default action ends the process
+        signal.setitimer(signal.ITIMER_REAL, limits.timeout)  # SIGALRM's default action ends the process
         resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         cpu = math.ceil(limits.timeout) + 1

@@ -36,7 +36,7 @@ def extract_plain(text: str) -> list[Part]:
 
 def extract_json(text: str) -> list[Part]:
     """JSON as sent, or re-indented when it is packed on few lines (so that line ranges mean something)."""
-    if text.count("\n") * 200 < len(text):
+    if len(text) > 4000 and text.count("\n") * 200 < len(text):
         text = orjson.dumps(orjson.loads(text), option=orjson.OPT_INDENT_2).decode()
     return line_parts(text)
 
