@@ -82,6 +82,7 @@ def test_a_redirect_to_a_private_server_is_refused_before_connecting(
                "http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/", "file:///etc/passwd"]:
         error = refused(aio, _policy(file_server), f"{file_server.base_url}/redirect?to={to}")
         assert (error.status, error.code) == (400, "url_not_allowed"), to
+        assert error.message.startswith("a redirect led to a refused")
     assert internal_server.connections == before
     assert set(log.ports()) == {file_server.port}
 

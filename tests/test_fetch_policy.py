@@ -7,7 +7,16 @@ import ipaddress
 import pytest
 
 from relaygate.config import Settings
-from relaygate.core.errors import FetchRefused
+from relaygate.core.errors import (
+    BadRequest,
+    FetchFailed,
+    FetchRefused,
+    FileTooLarge,
+    RelayError,
+    UnreadableFile,
+    UnsupportedFile,
+    UpstreamFailed,
+)
 from relaygate.fetch.addresses import InvalidHost, is_public, parse_host_address
 from relaygate.fetch.allow import parse_allow_entry, parse_allow_list
 from relaygate.fetch.policy import FetchPolicy, admitted_addresses, check_url
@@ -140,3 +149,16 @@ def test_the_fetch_settings_have_safe_defaults() -> None:
     policy = FetchPolicy.from_settings(Settings())
     assert policy.allow == ()
     assert policy.max_bytes == 20 * 1024 * 1024 and policy.total_timeout == 30 and policy.max_redirects == 5
+
+
+def test_fetch_errors_sit_in_the_one_error_tree_with_their_statuses() -> None:
+    expected = [(FetchRefused, 400, "url_not_allowed"), (FileTooLarge, 413, "file_too_large"),
+                (UnsupportedFile, 415, "unsupported_file_type"), (UnreadableFile, 422, "unreadable_file")]
+    for cls, status, code in expected:
+        error = cls("m")
+        assert isinstance(error, FetchRefused) and isinstance(error, BadRequest)
+        assert (error.status, error.code, error.type) == (status, code, "invalid_request_error")
+    failed = FetchFailed("m")
+    assert isinstance(failed, RelayError) and not isinstance(failed, UpstreamFailed | BadRequest)
+    assert (failed.status, failed.code) == (502, "fetch_failed")
+    assert FileTooLarge("m", code="too_many_pages").code == "too_many_pages"

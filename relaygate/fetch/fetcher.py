@@ -106,7 +106,13 @@ class GuardedFetcher:
     async def _follow(self, target: Target) -> Fetched:
         redirects: list[str] = []
         while True:
-            addresses = await self._vet(target)
+            try:
+                addresses = await self._vet(target)
+            except FetchRefused as refused:
+                if redirects:
+                    raise FetchRefused(f"a redirect led to a refused address: {refused.message}",
+                                       code=refused.code) from None
+                raise
             response = await self._request(target, addresses)
             try:
                 if response.status in _REDIRECTS:
@@ -132,7 +138,10 @@ class GuardedFetcher:
             next_url = target.url.join(URL(location))
         except ValueError:
             raise FetchRefused("a redirect pointed to an invalid URL", code="url_not_allowed") from None
-        return check_url(next_url)
+        try:
+            return check_url(next_url)
+        except FetchRefused as refused:
+            raise FetchRefused(f"a redirect led to a refused URL: {refused.message}", code=refused.code) from None
 
     async def _vet(self, target: Target) -> list[IPAddress]:
         if target.address is not None:

@@ -86,7 +86,12 @@ def _outcome(status: int, answer: bytes, limits: ExtractLimits) -> bytes:
 
 def _serve_one(job: Job, data: bytes, limits: ExtractLimits, protocol_fds: tuple[int, int]) -> bytes:
     read_fd, write_fd = os.pipe()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError as exc:
+        os.close(read_fd)
+        os.close(write_fd)
+        return refusal("UnreadableFile", "unreadable_file", "the extraction process could not start", str(exc))
     if pid == 0:
         os.close(read_fd)
         _child(job, data, limits, write_fd, protocol_fds)
