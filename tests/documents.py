@@ -19,14 +19,14 @@ from pypdf import PdfWriter
 MARKER = "The domain API is POST /api/domain and it needs a name."
 
 
-def pdf(pages: int = 3, *, marker_page: int = 2) -> bytes:
-    """A text PDF; page `marker_page` carries MARKER, every page says its number."""
+def pdf(pages: int = 3, *, marker_page: int = 2, filler: int = 4) -> bytes:
+    """A text PDF; page `marker_page` carries MARKER, every page says its number (in `filler` sentences)."""
     doc = FPDF()
     doc.set_font("Helvetica", size=11)
     doc.set_title("Relaygate test PDF")
     for number in range(1, pages + 1):
         doc.add_page()
-        doc.multi_cell(0, 6, f"This is page {number} of the sample. Filler sentence about clouds and rivers. " * 4,
+        doc.multi_cell(0, 6, f"This is page {number} of the sample. Filler sentence about clouds and rivers. " * filler,
                        new_x="LMARGIN", new_y="NEXT")
         if number == marker_page:
             doc.multi_cell(0, 6, MARKER, new_x="LMARGIN", new_y="NEXT")
