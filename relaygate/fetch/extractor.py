@@ -89,7 +89,11 @@ class Extractor:
     async def warm_up(self) -> None:
         """Start the workers now (each imports the parsers, about a second) rather than on the first file."""
         missing = self.limits.workers - len(self._idle) - len(self._busy)
-        self._idle += await asyncio.gather(*(_Worker.start(self.limits) for _ in range(missing)))
+        started = await asyncio.gather(*(_Worker.start(self.limits) for _ in range(missing)), return_exceptions=True)
+        self._idle += [worker for worker in started if isinstance(worker, _Worker)]
+        failures = [error for error in started if isinstance(error, BaseException)]
+        if failures:
+            raise failures[0]
 
     async def close(self) -> None:
         workers = [*self._idle, *self._busy]
