@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -49,6 +49,35 @@ class Settings(BaseSettings):
     reservation_lease_seconds: float = Field(
         default=30.0, ge=1, description="a process's lease on its reservations; a dead process's are released after")
     workers: int = Field(default=1, ge=1)
+
+    fetch_allow: str = Field(default="", description="comma-separated host:port and CIDR entries exempt from "
+                             "the fetcher's private-address block, e.g. 127.0.0.1:8080,10.1.0.0/16")
+    fetch_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1, description="largest file the fetcher downloads")
+    fetch_connect_timeout: float = Field(default=5.0, gt=0, description="seconds to resolve and connect")
+    fetch_first_byte_timeout: float = Field(default=10.0, gt=0, description="seconds until the response headers")
+    fetch_total_timeout: float = Field(default=30.0, gt=0, description="seconds for a whole download with redirects")
+    fetch_max_redirects: int = Field(default=5, ge=0)
+    fetch_cache_ttl: float = Field(default=900.0, ge=0, description="seconds a read document is kept (0: no cache)")
+    fetch_cache_max_bytes: int = Field(default=64 * 1024 * 1024, ge=0, description="memory the document cache may use")
+    extract_max_pages: int = Field(default=500, ge=1)
+    extract_max_sheets: int = Field(default=50, ge=1)
+    extract_max_rows: int = Field(default=100_000, ge=1, description="table rows across a workbook's sheets or a CSV")
+    extract_max_slides: int = Field(default=500, ge=1)
+    extract_max_unpacked_bytes: int = Field(default=256 * 1024 * 1024, ge=1,
+                                            description="largest inflated size of a DOCX/XLSX/PPTX")
+    extract_max_archive_entries: int = Field(default=10_000, ge=1)
+    extract_workers: int = Field(default=2, ge=1, description="files read at once, each in its own process")
+    extract_memory_bytes: int = Field(default=1024 * 1024 * 1024, ge=64 * 1024 * 1024,
+                                      description="address-space cap of each extraction process")
+    extract_timeout: float = Field(default=30.0, gt=0, description="seconds one file's extraction may take")
+
+    @field_validator("fetch_allow")
+    @classmethod
+    def _valid_allow_list(cls, value: str) -> str:
+        from relaygate.fetch.allow import parse_allow_list
+
+        parse_allow_list(value)
+        return value
 
     def resolved_database_url(self) -> str:
         """The SQLAlchemy URL: the configured one (psycopg 3 for PostgreSQL) or SQLite under data_dir."""

@@ -20,6 +20,7 @@ import openai
 import pytest
 
 from tests.upstreams.midjourney_mock import MockMidjourney
+from tests.fileserver import ConnectLog, FileServer, InternalServer, LoopThread
 from tests.upstreams.openai_mock import MockOpenAI
 
 ADMIN_KEY = "sk-admin-" + secrets.token_hex(16)
@@ -242,3 +243,30 @@ def store_relaygate(request: pytest.FixtureRequest, tmp_path_factory: pytest.Tem
         rg = Relaygate(tmp_path_factory.mktemp(request.param), env=env).start()
         stack.callback(rg.close)
         yield rg
+
+
+@pytest.fixture(scope="session")
+def aio() -> Iterator[LoopThread]:
+    """An event loop in a thread shared by the fetcher's tests (fetchers and extraction workers live on it)."""
+    loop = LoopThread()
+    yield loop
+    loop.stop()
+
+
+@pytest.fixture(scope="session")
+def connect_log() -> ConnectLog:
+    return ConnectLog()
+
+
+@pytest.fixture(scope="session")
+def file_server() -> Iterator[FileServer]:
+    server = FileServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def internal_server() -> Iterator[InternalServer]:
+    server = InternalServer()
+    yield server
+    server.stop()

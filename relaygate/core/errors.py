@@ -3,12 +3,19 @@
 RelayError
 ├── BadRequest (400)              invalid_request_error / a param-specific code
 │   ├── BodyTooLarge (413)
-│   └── InvalidAudio (400)        invalid_audio: an upload that is not readable audio
+│   ├── InvalidAudio (400)        invalid_audio: an upload that is not readable audio
+│   └── FetchRefused (400)        a URL or file relaygate will not fetch or read; the code names the rule:
+│       │                         url_not_allowed, too_many_redirects, fetch_timeout
+│       ├── FileTooLarge (413)    file_too_large, archive_too_large, too_many_pages/_sheets/_rows/_slides,
+│       │                         extraction_memory_exceeded, extraction_timeout
+│       ├── UnsupportedFile (415) unsupported_file_type, empty_file, unsupported_text_encoding, encrypted_file
+│       └── UnreadableFile (422)  unreadable_file: the type is right but the content cannot be parsed
 ├── Unauthorized (401)            invalid_api_key
 ├── Forbidden (403)               insufficient_*_quota, model_not_allowed, ip_not_allowed, …
 ├── NotFound (404)                model_not_found, not_found
 ├── RateLimited (429)             rate_limit_exceeded, carries retry_after
 ├── UpstreamFailed (502)          upstream_error
+├── FetchFailed (502)             fetch_failed: the server holding a file failed (status, reset, DNS)
 ├── ServiceUnavailable (503)      no_available_channel, draining, store_unavailable, rate_limiter_unavailable
 ├── UpstreamTimeout (504)         upstream_timeout
 └── UpstreamClientError (4xx)     an upstream refusal caused by the client's own request, passed through
@@ -49,6 +56,27 @@ class InvalidAudio(BadRequest):
     code = "invalid_audio"
 
 
+class FetchRefused(BadRequest):
+    """A URL, redirect, download or file that breaks one of the fetcher's rules; never echoes the body."""
+
+    code = "url_not_allowed"
+
+
+class FileTooLarge(FetchRefused):
+    status = 413
+    code = "file_too_large"
+
+
+class UnsupportedFile(FetchRefused):
+    status = 415
+    code = "unsupported_file_type"
+
+
+class UnreadableFile(FetchRefused):
+    status = 422
+    code = "unreadable_file"
+
+
 class Unauthorized(RelayError):
     status = 401
     type = "invalid_request_error"
@@ -81,6 +109,14 @@ class UpstreamFailed(RelayError):
     status = 502
     type = "upstream_error"
     code = "upstream_error"
+
+
+class FetchFailed(RelayError):
+    """The server holding a file failed: an error status, a reset connection, an unknown host."""
+
+    status = 502
+    type = "upstream_error"
+    code = "fetch_failed"
 
 
 class ServiceUnavailable(RelayError):
