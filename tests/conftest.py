@@ -19,8 +19,8 @@ import httpx2 as httpx
 import openai
 import pytest
 
-from tests.upstreams.midjourney_mock import MockMidjourney
 from tests.fileserver import ConnectLog, FileServer, InternalServer, LoopThread
+from tests.upstreams.midjourney_mock import MockMidjourney
 from tests.upstreams.openai_mock import MockOpenAI
 
 ADMIN_KEY = "sk-admin-" + secrets.token_hex(16)

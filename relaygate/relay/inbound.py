@@ -33,6 +33,10 @@ class ParsedRequest:
     prompt_tokens: int = field(default=0)
     """The prompt's size counted locally (set when the operation estimates it, after the preparation steps)."""
 
+    @property
+    def priced_as(self) -> str:
+        return self.model
+
 
 def fail(message: str, param: str) -> BadRequest:
     return BadRequest(message, param=param)

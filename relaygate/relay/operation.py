@@ -36,7 +36,15 @@ class Parsed(Protocol):
     """What the pipeline reads of any parsed request (each operation has its own richer type)."""
 
     @property
-    def model(self) -> str: ...
+    def model(self) -> str:
+        """The model as the client named it: what routing and key restrictions go by."""
+        ...
+
+    @property
+    def priced_as(self) -> str:
+        """The price-table name the request is billed under: the model, or a name of the operation's own (a
+        MidJourney action in a mode)."""
+        ...
 
     @property
     def stream(self) -> bool: ...

@@ -97,9 +97,9 @@ class Relay:
         if not order:
             raise ServiceUnavailable(
                 f"Every channel serving '{parsed.model}' is disabled or cooling down; try again later.")
-        price = catalog.prices.price_for(parsed.model, order[0].upstream_model(parsed.model))
+        price = catalog.prices.price_for(parsed.priced_as, order[0].upstream_model(parsed.priced_as))
         if price is None:
-            raise Forbidden(f"The model '{parsed.model}' has no price set; ask the operator to set one.",
+            raise Forbidden(f"The model '{parsed.priced_as}' has no price set; ask the operator to set one.",
                             code="model_price_not_set", param="model")
         expected = op.expected(parsed)
         admitted = await self._limiter.acquire(key.id, key.rpm, key.tpm, expected.total_tokens)
