@@ -49,7 +49,7 @@ class Attempts:
             ex.channel = channel
             ex.upstream_model = channel.upstream_model(parsed.model)
             provider = provider_for(channel.type)
-            call = op.call(parsed, provider, ex.upstream_model)
+            call = await op.call(parsed, provider, ex.upstream_model)
             request = provider.build(channel, self._health.credential(channel), call)
             try:
                 resp = await self._transport.open(request, channel.timeout or self._default_timeout)

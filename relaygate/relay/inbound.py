@@ -33,9 +33,12 @@ class ParsedRequest:
     prompt_tokens: int = field(default=0)
     """The prompt's size counted locally (set when the operation estimates it, after the preparation steps)."""
 
+    price_name: str | None = None
+    """Billed under this price-table name instead of the model's (a preparation step may set it)."""
+
     @property
     def priced_as(self) -> str:
-        return self.model
+        return self.price_name or self.model
 
 
 def fail(message: str, param: str) -> BadRequest:

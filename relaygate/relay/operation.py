@@ -126,8 +126,9 @@ class Operation(Protocol[P]):
         """The most the request can consume (what is reserved, and held against TPM)."""
         ...
 
-    def call(self, parsed: P, provider: Provider, upstream_model: str) -> CallSpec:
-        """What to ask `provider` for."""
+    async def call(self, parsed: P, provider: Provider, upstream_model: str) -> CallSpec:
+        """What to ask `provider` for (async: an operation may prepare what this provider type needs, such as
+        fetching an image a type cannot take by URL)."""
         ...
 
     async def deliver(self, attempt: Attempt, parsed: P, resp: UpstreamResponse,

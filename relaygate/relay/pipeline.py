@@ -63,6 +63,7 @@ class Relay:
             check_ip(ex.key, inbound.client_ip)
             parsed: Parsed = await op.parse(inbound, route.dialect)
             ex.model, ex.stream = parsed.model, parsed.stream
+            check_model(ex.key, parsed.model)  # what the client asked for, before a step may map it
             for step in self._steps:
                 await step.prepare(ex, parsed)
             plan = await self._plan(catalog, ex, op, parsed)
@@ -85,7 +86,6 @@ class Relay:
         """Route and price the request, then hold its expected cost against the rate limits and the balance."""
         key = ex.key
         assert key is not None
-        check_model(key, parsed.model)
         channels = catalog.channels_for(parsed.model, key.group, op.name)
         if not channels:
             if catalog.channels_for(parsed.model, key.group):

@@ -59,7 +59,7 @@ class ChatOperation:
         return token_estimate(parsed.prompt_tokens, parsed.max_output or self._ctx.default_max_tokens,
                               choices=parsed.choices)
 
-    def call(self, parsed: ParsedRequest, provider: Provider, upstream_model: str) -> CallSpec:
+    async def call(self, parsed: ParsedRequest, provider: Provider, upstream_model: str) -> CallSpec:
         return json_call(CHAT, "/chat/completions", parsed, provider, upstream_model)
 
     async def deliver(self, attempt: Attempt, parsed: ParsedRequest, resp: UpstreamResponse,

@@ -38,7 +38,7 @@ class EmbeddingsOperation:
         parsed.prompt_tokens = self._ctx.tokens.text_input(parsed.body.get("input"))
         return token_estimate(parsed.prompt_tokens, 0)
 
-    def call(self, parsed: ParsedRequest, provider: Provider, upstream_model: str) -> CallSpec:
+    async def call(self, parsed: ParsedRequest, provider: Provider, upstream_model: str) -> CallSpec:
         return json_call(EMBEDDINGS, "/embeddings", parsed, provider, upstream_model)
 
     async def deliver(self, attempt: Attempt, parsed: ParsedRequest, resp: UpstreamResponse,
