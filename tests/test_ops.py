@@ -231,3 +231,12 @@ def test_a_database_at_an_older_revision_is_migrated_by_alembic(tmp_path: Path) 
     fresh = f"sqlite:///{tmp_path}/fresh.db"
     _alembic_upgrade(fresh, "head")
     assert _schema(url) == _schema(fresh)
+
+
+def test_the_embedded_default_carries_no_postgresql_or_redis_driver_in_memory(tmp_path: Path) -> None:
+    """SQLite and the in-process limiter are the default: psycopg and redis-py (≈ 15 MiB between them) are
+    imported only when the configuration names PostgreSQL or Redis."""
+    code = ("import sys, relaygate.server.app, relaygate.cli; "
+            "print(sorted(m for m in ('psycopg', 'redis', 'hiredis') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True)
+    assert out.stdout.strip() == "[]"

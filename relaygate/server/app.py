@@ -8,6 +8,7 @@ import gc
 import logging
 import sys
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -19,8 +20,6 @@ from relaygate.config import Settings
 from relaygate.core.records import PriceRecord
 from relaygate.limits.base import RateLimiter
 from relaygate.limits.memory import MemoryRateLimiter
-from relaygate.limits.redis import RedisRateLimiter
-from relaygate.limits.redis_link import RedisLink
 from relaygate.relay.attempts import Attempts
 from relaygate.relay.catalog import CatalogCache
 from relaygate.relay.metrics import RelayMetrics
@@ -29,13 +28,15 @@ from relaygate.relay.operations import build_operations
 from relaygate.relay.pipeline import Relay
 from relaygate.relay.prober import ChannelProber
 from relaygate.relay.routing import ChannelHealth, ProcessChannelHealth
-from relaygate.relay.shared_health import RedisChannelHealth
 from relaygate.relay.upstream import AiohttpTransport
 from relaygate.server import admin_routes, docs_routes, openai_routes, ops_routes, relay_routes
 from relaygate.server.state import SERVICES, Services
 from relaygate.store.database import BOOTSTRAP_LOCK, Database
 from relaygate.store.leases import Lease
 from relaygate.store.notices import follow_config_changes
+
+if TYPE_CHECKING:
+    from relaygate.limits.redis_link import RedisLink
 
 log = logging.getLogger("relaygate.app")
 
@@ -75,6 +76,11 @@ def _shared_state(settings: Settings, metrics: RelayMetrics) -> tuple[RedisLink 
     """Rate limits and channel health: in this process, or in Redis (shared by every replica) when configured."""
     if not settings.redis_url:
         return None, MemoryRateLimiter(), ProcessChannelHealth(settings.auto_disable_after)
+    # imported only with Redis configured: the embedded default does not carry redis-py in its memory
+    from relaygate.limits.redis import RedisRateLimiter
+    from relaygate.limits.redis_link import RedisLink
+    from relaygate.relay.shared_health import RedisChannelHealth
+
     link = RedisLink(settings.redis_url, prefix=settings.redis_prefix, timeout=settings.redis_timeout)
     metrics.watch_redis(link)
     limiter = RedisRateLimiter(link, fail_open=settings.redis_fail_mode == "open")
@@ -108,8 +114,9 @@ async def _lifespan(app: web.Application, settings: Settings, bootstrap: bool) -
              loop.create_task(prober.lease.keep_forever()), loop.create_task(db.checkpoint_forever()),
              loop.create_task(ledger.holding.run_forever()),
              loop.create_task(follow_config_changes(db, catalogs.stale))]
-    if isinstance(health, RedisChannelHealth):
-        tasks.append(loop.create_task(health.follow_forever()))
+    follow = getattr(health, "follow_forever", None)  # shared health hears other replicas' notices
+    if follow is not None:
+        tasks.append(loop.create_task(follow()))
     # Everything built so far lives as long as the process: move it out of the collector's sight, so a full
     # collection under load scans only what requests allocate (without this, one takes tens of ms and
     # shows up as the p99 of every load test).

@@ -6,7 +6,6 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-import psycopg
 from sqlalchemy import Connection, text
 
 from relaygate.store.database import Database
@@ -27,6 +26,8 @@ async def follow_config_changes(db: Database, changed: Callable[[], None], *, re
     elsewhere it returns at once). Also called on every (re)connection, for what was missed while not listening."""
     if db.engine.dialect.name != "postgresql":
         return
+    import psycopg  # only on PostgreSQL: a SQLite relay does not carry the driver in its memory
+
     dsn = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     while True:
         try:
