@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from relaygate.billing.tokens import TokenCounter
 from relaygate.core.records import ChannelRecord
@@ -136,3 +136,15 @@ class Operation(Protocol[P]):
         """Relay a successful upstream answer (status < 400): stream it or hold it whole, leaving the last bytes to
         the pipeline. RetryableAnswer when the answer is unusable and nothing reached the client."""
         ...
+
+
+class OperationType(Protocol):
+    """An operation class, as the registry lists it: its name and routes are known before it is built."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def routes(self) -> tuple[Route, ...]: ...
+
+    def __call__(self, ctx: OperationContext) -> Operation[Any]: ...

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from relaygate.relay.operation import Operation, OperationContext
+from relaygate.relay.operation import Operation, OperationContext, OperationType
 from relaygate.relay.operations.chat import ChatOperation
 from relaygate.relay.operations.completions import CompletionsOperation
 from relaygate.relay.operations.embeddings import EmbeddingsOperation
 
-OPERATIONS: tuple[type[Operation[Any]], ...] = (
+OPERATIONS: tuple[OperationType, ...] = (
     ChatOperation,
     CompletionsOperation,
     EmbeddingsOperation,
@@ -17,4 +17,4 @@ OPERATIONS: tuple[type[Operation[Any]], ...] = (
 
 
 def build_operations(ctx: OperationContext) -> dict[str, Operation[Any]]:
-    return {op.name: op(ctx) for op in OPERATIONS}  # type: ignore[call-arg]
+    return {op.name: op(ctx) for op in OPERATIONS}
