@@ -1,52 +1,102 @@
-"""Typed inputs and outputs of operator actions; unknown fields are refused (no mass assignment)."""
+"""Typed inputs and outputs of operator actions; unknown fields are refused (no mass assignment).
+
+Every number and string is bounded (admin/fields.py) to what both databases hold, so no input can reach the
+store as a value it would refuse, overflow or turn into a float.
+"""
 
 from __future__ import annotations
 
-from ipaddress import ip_network
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from relaygate.admin.fields import (
+    Amount,
+    Cidrs,
+    Description,
+    GroupName,
+    Groups,
+    Id,
+    Label,
+    Mapping,
+    ModelName,
+    Models,
+    Name,
+    Note,
+    PerMinute,
+    Positive32,
+    Quota,
+    Ratio,
+    Seconds,
+    Secret,
+    Signed32,
+    UnixTime,
+    Url,
+    Usd,
+    Version,
+)
+from relaygate.core.bounds import MAX_USD
 
 ChannelType = Literal["openai", "azure", "anthropic", "gemini"]
 ChannelStatus = Literal["enabled", "disabled", "auto_disabled"]
+KeyKind = Literal["client", "admin"]
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def where(loc: tuple[int | str, ...]) -> str:
+    """A validation error's location as it reads in a body or file: channels[0].base_url."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
 class GroupIn(Strict):
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
-    multiplier: float = Field(default=1.0, ge=0)
-    description: str = Field(default="", max_length=255)
+    name: GroupName
+    multiplier: Ratio = 1.0
+    description: Description = ""
 
 
-class GroupOut(GroupIn):
-    model_config = ConfigDict(extra="ignore")
+class GroupOut(BaseModel):
+    name: str
+    multiplier: float | None = Field(description="null: a stored value that is not a number (counts as 1)")
+    description: str
+    builtin: bool = Field(default=False, description="the `default` group every user starts in, not set yet")
 
 
 class UserIn(Strict):
-    name: str = Field(min_length=1, max_length=128)
+    name: Name
     role: Literal["user", "admin"] = "user"
-    group: str = Field(default="default", max_length=64)
-    balance: int = Field(default=0, ge=0, description="quota units (500,000 = 1 USD)")
+    group: GroupName = "default"
+    balance: Quota = 0
 
 
 class UserPatch(Strict):
-    name: str | None = Field(default=None, min_length=1, max_length=128)
+    name: Name | None = None
     role: Literal["user", "admin"] | None = None
-    group: str | None = Field(default=None, max_length=64)
+    group: GroupName | None = None
     enabled: bool | None = None
 
 
 class SelfPatch(Strict):
     """What users may change about themselves: only their display name."""
 
-    name: str = Field(min_length=1, max_length=128)
+    name: Name
 
 
 class TopUp(Strict):
-    amount: int = Field(gt=0, description="quota units to add")
+    amount: Amount
+    note: Note = ""
+
+
+class BalanceSet(Strict):
+    """Set a balance outright (a correction); reservations of requests in flight are refunded on top of it."""
+
+    balance: Quota
+    note: Note = ""
 
 
 class UserOut(BaseModel):
@@ -61,50 +111,43 @@ class UserOut(BaseModel):
 
 
 class KeyLimits(Strict):
-    name: str = Field(default="", max_length=128)
-    quota: int | None = Field(default=None, ge=0, description="quota units; null = unlimited")
-    expires_at: float | None = Field(default=None, description="unix time; null = never")
-    allowed_models: list[str] | None = None
-    allowed_ips: list[str] | None = Field(default=None, description="CIDR ranges")
-    rpm: int | None = Field(default=None, ge=1)
-    tpm: int | None = Field(default=None, ge=1)
-    group: str | None = Field(default=None, max_length=64)
-
-    @field_validator("allowed_ips")
-    @classmethod
-    def _cidrs(cls, value: list[str] | None) -> list[str] | None:
-        if value is not None:
-            for cidr in value:
-                ip_network(cidr, strict=False)
-        return value
+    name: Label = ""
+    quota: Quota | None = Field(default=None, description="quota units; null = unlimited")
+    expires_at: UnixTime | None = Field(default=None, description="unix time; null = never")
+    allowed_models: Models | None = None
+    allowed_ips: Cidrs | None = None
+    rpm: PerMinute | None = None
+    tpm: PerMinute | None = None
+    group: GroupName | None = None
 
 
 class KeyIn(KeyLimits):
-    user_id: int
+    user_id: Id
+    kind: KeyKind = Field(default="client", description="client: calls /v1; admin: calls /api (its user must "
+                                                         "have the admin role)")
     key: str | None = Field(
-        default=None, min_length=8, max_length=256,
+        default=None, min_length=8, max_length=256, pattern=r"^[\x21-\x7e]+$",
         description="import an existing key value (migrations); default: a new sk- key",
     )
 
 
 class KeyPatch(Strict):
-    name: str | None = Field(default=None, max_length=128)
-    quota: int | None = Field(default=None, ge=0)
+    name: Label | None = None
+    quota: Quota | None = None
     unlimited: bool | None = None
-    expires_at: float | None = None
-    allowed_models: list[str] | None = None
-    allowed_ips: list[str] | None = None
-    rpm: int | None = Field(default=None, ge=1)
-    tpm: int | None = Field(default=None, ge=1)
-    group: str | None = None
+    expires_at: UnixTime | None = None
+    allowed_models: Models | None = None
+    allowed_ips: Cidrs | None = None
+    rpm: PerMinute | None = None
+    tpm: PerMinute | None = None
+    group: GroupName | None = None
     enabled: bool | None = None
-
-    _cidrs = field_validator("allowed_ips")(KeyLimits._cidrs.__func__)  # type: ignore[attr-defined]
 
 
 class KeyOut(BaseModel):
     id: int
     user_id: int
+    kind: str
     name: str
     hint: str = Field(description="first and last characters; the key itself is never shown again")
     unlimited: bool
@@ -127,44 +170,43 @@ class KeyCreated(KeyOut):
 class ChannelOptionsIn(Strict):
     """Settings some channel types read; every field optional."""
 
-    api_version: str | None = Field(default=None, max_length=64,
-                                    description="azure: api-version; anthropic: anthropic-version")
-    default_max_tokens: int | None = Field(default=None, ge=1,
-                                           description="max_tokens for upstreams that require one (anthropic)")
-    reasoning_models: list[str] = Field(default_factory=list,
-                                        description="extra reasoning-model patterns (o1*, o3*, o4* always are)")
-    system_as_user_models: list[str] = Field(
-        default_factory=list, description="reasoning models that refuse system/developer roles")
-    no_stream_models: list[str] = Field(
-        default_factory=list, description="models that cannot stream upstream; streams are simulated")
+    api_version: Version | None = Field(default=None, description="azure: api-version; anthropic: anthropic-version")
+    default_max_tokens: Positive32 | None = Field(default=None,
+                                                  description="max_tokens for upstreams that require one (anthropic)")
+    reasoning_models: Models = Field(default_factory=list,
+                                     description="extra reasoning-model patterns (o1*, o3*, o4* always are)")
+    system_as_user_models: Models = Field(default_factory=list,
+                                          description="reasoning models that refuse system/developer roles")
+    no_stream_models: Models = Field(default_factory=list,
+                                     description="models that cannot stream upstream; streams are simulated")
 
 
 class ChannelIn(Strict):
-    name: str = Field(min_length=1, max_length=128)
+    name: Name
     type: ChannelType = "openai"
-    base_url: str = Field(min_length=1, max_length=512, pattern=r"^https?://")
-    credentials: list[str] = Field(min_length=1)
-    models: list[str] = Field(min_length=1)
-    model_mapping: dict[str, str] = Field(default_factory=dict)
-    groups: list[str] = Field(default_factory=lambda: ["default"])
-    priority: int = 0
-    weight: int = Field(default=1, ge=1)
-    timeout: float | None = Field(default=None, gt=0)
-    test_model: str | None = None
+    base_url: Url
+    credentials: list[Secret] = Field(min_length=1, max_length=1_000)
+    models: Models = Field(min_length=1)
+    model_mapping: Mapping = Field(default_factory=dict)
+    groups: Groups = Field(default_factory=lambda: ["default"])
+    priority: Signed32 = 0
+    weight: Positive32 = 1
+    timeout: Seconds | None = None
+    test_model: ModelName | None = None
     options: ChannelOptionsIn = Field(default_factory=ChannelOptionsIn)
 
 
 class ChannelPatch(Strict):
-    name: str | None = Field(default=None, min_length=1, max_length=128)
-    base_url: str | None = Field(default=None, pattern=r"^https?://")
-    credentials: list[str] | None = Field(default=None, min_length=1)
-    models: list[str] | None = Field(default=None, min_length=1)
-    model_mapping: dict[str, str] | None = None
-    groups: list[str] | None = None
-    priority: int | None = None
-    weight: int | None = Field(default=None, ge=1)
-    timeout: float | None = Field(default=None, gt=0)
-    test_model: str | None = None
+    name: Name | None = None
+    base_url: Url | None = None
+    credentials: list[Secret] | None = Field(default=None, min_length=1, max_length=1_000)
+    models: Models | None = Field(default=None, min_length=1)
+    model_mapping: Mapping | None = None
+    groups: Groups | None = None
+    priority: Signed32 | None = None
+    weight: Positive32 | None = None
+    timeout: Seconds | None = None
+    test_model: ModelName | None = None
     options: ChannelOptionsIn | None = None
     status: Literal["enabled", "disabled"] | None = None
 
@@ -196,19 +238,51 @@ class ChannelTestResult(BaseModel):
 
 
 class PriceIn(Strict):
-    input_per_1m: float = Field(default=0.0, ge=0, description="USD per 1M prompt tokens")
-    output_per_1m: float | None = Field(default=None, ge=0, description="USD per 1M completion tokens")
-    completion_ratio: float = Field(default=1.0, ge=0, description="output price = input × ratio when unset")
-    per_call: float | None = Field(default=None, ge=0, description="USD per call")
-    cache_read_per_1m: float | None = Field(default=None, ge=0,
-                                            description="USD per 1M prompt tokens read from cache; null = input")
-    cache_write_per_1m: float | None = Field(default=None, ge=0,
-                                             description="USD per 1M prompt tokens written to cache; null = input")
+    input_per_1m: Usd = Field(default=0.0, description="USD per 1M prompt tokens")
+    output_per_1m: Usd | None = Field(default=None, description="USD per 1M completion tokens")
+    completion_ratio: Ratio = Field(default=1.0, description="output price = input × ratio when unset")
+    per_call: Usd | None = Field(default=None, description="USD per call")
+    cache_read_per_1m: Usd | None = Field(default=None,
+                                          description="USD per 1M prompt tokens read from cache; null = input")
+    cache_write_per_1m: Usd | None = Field(default=None,
+                                           description="USD per 1M prompt tokens written to cache; null = input")
+
+    @model_validator(mode="after")
+    def _output_bounded(self) -> PriceIn:
+        if self.output_per_1m is None and self.input_per_1m * self.completion_ratio > MAX_USD:
+            raise ValueError(f"input_per_1m × completion_ratio must be at most {MAX_USD:,.0f} USD per 1M tokens")
+        return self
 
 
-class PriceOut(PriceIn):
-    model_config = ConfigDict(extra="ignore")
+class PriceOut(BaseModel):
+    """A model's effective price; a stored value that is not a usable number reads back as null."""
+
     model: str
+    input_per_1m: float | None
+    output_per_1m: float | None
+    completion_ratio: float | None
+    per_call: float | None
+    cache_read_per_1m: float | None
+    cache_write_per_1m: float | None
+    source: Literal["operator", "default"] = Field(
+        default="operator", description="operator: set through /api, the CLI or the YAML file; default: built in")
+
+
+class LogQuery(Strict):
+    key_id: Id | None = None
+    user_id: Id | None = None
+    model: ModelName | None = None
+    request_id: Label | None = None
+    since: UnixTime | None = None
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+class AuditQuery(Strict):
+    target: Description | None = None
+    action: Label | None = None
+    actor_user_id: Id | None = None
+    since: UnixTime | None = None
+    limit: int = Field(default=100, ge=1, le=1000)
 
 
 class LogOut(BaseModel):
@@ -232,3 +306,15 @@ class LogOut(BaseModel):
     first_chunk_ms: float | None
     status: int
     error_code: str | None
+
+
+class AuditOut(BaseModel):
+    id: int
+    created_at: float
+    actor: str = Field(description="who: 'key 3 (user 1 admin)', 'cli (root)', 'config file …', 'start-up'")
+    actor_key_id: int | None
+    actor_user_id: int | None
+    request_id: str | None
+    action: str = Field(description="what: user.create, key.rotate, price.set, …")
+    target: str = Field(description="on what: 'user 5', 'channel 2', 'price gpt-4o', …")
+    changes: dict[str, object] = Field(description="field → new value, or {from, to}; secrets never")

@@ -10,7 +10,7 @@ from typing import Literal
 
 from sqlalchemy import Connection
 
-from relaygate.core.errors import Forbidden, ServiceUnavailable
+from relaygate.core.errors import QuotaExhausted, ServiceUnavailable
 from relaygate.core.types import JsonObject
 from relaygate.store.database import Database
 from relaygate.store.ledger_sql import LedgerStatements
@@ -55,11 +55,11 @@ class Ledger:
         res = Reservation(key_id, user_id, amount, key_limited)
         short = await self._submit(_Op("reserve", res), wait=True)
         if short == "key":
-            raise Forbidden(
+            raise QuotaExhausted(
                 "This API key's quota is used up; ask the operator to raise it.", code="insufficient_token_quota"
             )
         if short == "user":
-            raise Forbidden(
+            raise QuotaExhausted(
                 "Your account balance is used up; top it up to continue.", code="insufficient_user_quota"
             )
         self._open += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from ipaddress import ip_network
@@ -9,10 +10,14 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
+from relaygate.core.bounds import MAX_MULTIPLIER, MAX_USD, within
 from relaygate.core.records import ChannelOptions, ChannelRecord, GroupRecord, KeyRecord, PriceRecord
 from relaygate.store.tables import channels, groups, keys, prices, settings_kv, users
 
+log = logging.getLogger("relaygate.catalog")
+
 CONFIG_VERSION = "config_version"
+_PRICE_FIELDS = ("input_per_1m", "output_per_1m", "per_call", "cache_read_per_1m", "cache_write_per_1m")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,21 +93,31 @@ def load_catalog(conn: Connection) -> CatalogRows:
     channel_records = tuple(
         channel_record(r) for r in conn.execute(select(channels).order_by(channels.c.id)).mappings()
     )
-    price_records = {
-        r["model"]: PriceRecord(
-            model=r["model"],
-            input_per_1m=r["input_per_1m"],
-            output_per_1m=r["output_per_1m"]
-            if r["output_per_1m"] is not None
-            else r["input_per_1m"] * r["completion_ratio"],
-            per_call=r["per_call"],
-            cache_read_per_1m=r["cache_read_per_1m"],
-            cache_write_per_1m=r["cache_write_per_1m"],
-        )
-        for r in conn.execute(select(prices)).mappings()
-    }
-    group_records = {
-        r["name"]: GroupRecord(name=r["name"], multiplier=r["multiplier"])
-        for r in conn.execute(select(groups)).mappings()
-    }
+    price_records = {}
+    for r in conn.execute(select(prices)).mappings():
+        record = _price_record(r)
+        if record is None:
+            log.warning("the stored price of %r is not a usable number; ignored until it is set again", r["model"])
+        else:
+            price_records[r["model"]] = record
+    group_records = {}
+    for r in conn.execute(select(groups)).mappings():
+        if within(r["multiplier"], MAX_MULTIPLIER):
+            group_records[r["name"]] = GroupRecord(name=r["name"], multiplier=r["multiplier"])
+        else:
+            log.warning("the stored multiplier of group %r is not a usable number; 1.0 until it is set again",
+                        r["name"])
     return CatalogRows(version, keys_by_hash, channel_records, price_records, group_records)
+
+
+def _price_record(r: Mapping[Any, Any]) -> PriceRecord | None:
+    """A price row as a record, None when a value could not be priced with (stored before the admin API bounded
+    them: infinite, NaN, absurd): such a model counts as unpriced, which a request is told plainly."""
+    ratio = r["completion_ratio"]
+    if not within(ratio, MAX_USD) or not within(r["input_per_1m"], MAX_USD):
+        return None
+    output = r["output_per_1m"] if r["output_per_1m"] is not None else r["input_per_1m"] * ratio
+    values = {**{name: r[name] for name in _PRICE_FIELDS}, "output_per_1m": output}
+    if not all(within(values[name], MAX_USD, optional=name != "input_per_1m") for name in _PRICE_FIELDS):
+        return None
+    return PriceRecord(model=r["model"], **values)

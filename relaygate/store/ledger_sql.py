@@ -11,6 +11,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from relaygate.core.bounds import MAX_QUOTA
+
 LOG_COLUMNS = (
     "created_at", "request_id", "key_id", "user_id", "channel_id", "endpoint", "model", "upstream_model",
     "is_stream", "prompt_tokens", "completion_tokens", "cached_tokens", "cache_write_tokens", "reasoning_tokens",
@@ -44,6 +46,9 @@ class LedgerStatements:
 
     def reserve(self, key_id: int, user_id: int, amount: int, key_limited: bool) -> str | None:
         """Take `amount` from the key (if limited) and the user, or nothing; returns which one fell short."""
+        if amount > MAX_QUOTA:
+            # no balance or quota holds this much, and past 2^63 the driver could not even send the number
+            return "key" if key_limited else "user"
         if key_limited and not self._run("take_key", (amount, key_id, amount)):
             return "key"
         if not self._run("take_user", (amount, user_id, amount)):
