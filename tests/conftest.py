@@ -23,7 +23,8 @@ from tests.upstreams.openai_mock import MockOpenAI
 
 ADMIN_KEY = "sk-admin-" + secrets.token_hex(16)
 UPSTREAM_KEY = "sk-upstream-test"
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+PG_ADMIN_URL = os.environ.get("RELAYGATE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+"""scripts/test-services.sh names the server it found or started (a private cluster on its own port) here."""
 
 
 def free_port() -> int:
@@ -198,12 +199,13 @@ def _postgres_database() -> Iterator[str]:
     if problem is not None:
         if os.environ.get("CI") == "true":
             pytest.fail(f"PostgreSQL is required in CI and unreachable at {PG_ADMIN_URL}: {problem}")
-        pytest.skip(f"PostgreSQL unreachable at {PG_ADMIN_URL} ({problem}); run scripts/test-services.sh")
+        pytest.skip(f"PostgreSQL unreachable at {PG_ADMIN_URL} ({problem}); run the tests through "
+                    "scripts/test-services.sh (make test does)")
     name = "relaygate_t_" + secrets.token_hex(4)
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
     try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
     finally:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
