@@ -218,13 +218,27 @@ def postgres_url() -> Iterator[str]:
         yield url
 
 
+@contextlib.contextmanager
+def _store_server(backend: str, workdir: Path, env: dict[str, str] | None = None) -> Iterator[Relaygate]:
+    with contextlib.ExitStack() as stack:
+        env = dict(env or {})
+        if backend == "postgres":
+            env["RELAYGATE_DATABASE_URL"] = stack.enter_context(_postgres_database())
+        rg = Relaygate(workdir, env=env).start()
+        stack.callback(rg.close)
+        yield rg
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def store_relaygate(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Relaygate]:
-    """A relaygate on each store backend, for the tests that must hold on both."""
-    with contextlib.ExitStack() as stack:
-        env = {}
-        if request.param == "postgres":
-            env["RELAYGATE_DATABASE_URL"] = stack.enter_context(_postgres_database())
-        rg = Relaygate(tmp_path_factory.mktemp(request.param), env=env).start()
-        stack.callback(rg.close)
+    """A relaygate on each store backend, of this module's own, for the tests that must hold on both."""
+    with _store_server(request.param, tmp_path_factory.mktemp(request.param)) as rg:
+        yield rg
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def shared_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Relaygate]:
+    """A relaygate on each store backend shared by every module that uses it (tenants keep tests apart); one
+    that changes what is not its own (the first admin, server settings) takes store_relaygate instead."""
+    with _store_server(request.param, tmp_path_factory.mktemp("shared-" + request.param)) as rg:
         yield rg

@@ -43,7 +43,9 @@ KeyKind = Literal["client", "admin"]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Unknown fields refused, and no coercion: `true` is no balance and "5" no weight."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 def where(loc: tuple[int | str, ...]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import signal
 import sys
 import time
@@ -30,7 +31,7 @@ WORKER_START_TIMEOUT = 60.0
 
 
 def _listen_error(settings: Settings, exc: OSError) -> ConfigError:
-    reason = exc.strerror or str(exc)
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)
     return ConfigError(f"cannot listen on {settings.host}:{settings.port} (RELAYGATE_HOST / RELAYGATE_PORT, "
                        f"--host / --port): {reason.lower()}")
 
