@@ -34,13 +34,15 @@ if [ -z "$initdb" ] || [ -z "$pg_ctl" ]; then
   exec "$@"
 fi
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/relaygate-pg.XXXXXX")
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 as_owner=()
-if [ "$(id -u)" = 0 ]; then  # PostgreSQL refuses to run as root: the cluster belongs to an unprivileged user
+if [ "$(id -u)" = 0 ]; then  # PostgreSQL refuses to run as root: the cluster belongs to an unprivileged user,
   owner=$(id -u postgres >/dev/null 2>&1 && echo postgres || echo nobody)
+  dir=$(mktemp -d /tmp/relaygate-pg.XXXXXX)  # in a directory that user can reach
   chown "$owner" "$dir"
   as_owner=(runuser -u "$owner" --)
+else
+  dir=$(mktemp -d "${TMPDIR:-/tmp}/relaygate-pg.XXXXXX")
 fi
 
 stop() {
