@@ -114,7 +114,7 @@ def test_crud_round_trip_and_validation(relaygate: Relaygate, mock: MockOpenAI) 
 def test_openapi_documents_every_admin_route_and_docs_render(relaygate: Relaygate) -> None:
     spec = relaygate.http.get("/openapi.json").json()
     documented = {(m.upper(), re.sub(r"\{[^}]+\}", "1", p)) for p, ops in spec["paths"].items() for m in ops}
-    assert documented == set(ADMIN_ROUTES)
+    assert set(ADMIN_ROUTES) <= documented  # and the client routes: tests/test_openapi.py
     page = relaygate.http.get("/docs")
     assert page.status_code == 200 and "swagger-ui-bundle.js" in page.text
     assert relaygate.http.get("/docs/static/swagger-ui-bundle.js").status_code == 200

@@ -138,8 +138,8 @@ def test_an_admin_key_on_v1_and_a_client_key_on_api_are_told_which_key_the_route
         err = resp.json()["error"]
         assert resp.status_code == 403 and err["code"] == "client_key_required", resp.text
         assert err["type"] == "permission_error" and "client key" in err["message"] and resp.headers["X-Request-Id"]
-    with pytest.raises(openai.PermissionDeniedError, match="client key"):
-        rg.client(ADMIN_KEY).chat.completions.create(**chat)  # type: ignore[call-overload]
+    with rg.client(ADMIN_KEY) as sdk, pytest.raises(openai.PermissionDeniedError, match="client key"):
+        sdk.chat.completions.create(**chat)  # type: ignore[call-overload]
     native = rg.http.post("/v1/messages", headers={"x-api-key": ADMIN_KEY}, json={
         "model": "gpt-4o-mini", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]})
     assert native.status_code == 403 and native.json()["error"]["type"] == "permission_error"

@@ -254,6 +254,8 @@ def test_a_name_that_exists_is_409_wherever_it_is_given(rg: Relaygate, mock: Moc
      b'"models": ["m"]}', "base_url"),
     ("POST", "/api/channels", b'{"name": "c", "base_url": "https://x", "credentials": ["k"], "models": ["m"], '
      b'"model_mapping": {"m": "' + b"u" * 129 + b'"}}', "model_mapping.m"),
+    *[("POST", "/api/channels", b'{"name": "c", "base_url": "%s", "credentials": ["k"], "models": ["m"]}' % url,
+       "base_url") for url in (b"https://x:99999", b"https:///v1", b"https://x/v1?api-version=1", b"http://[::1")],
     ("POST", "/api/keys", b'{"user_id": 1, "key": "has space in it"}', "key"),
     ("POST", "/api/keys", b'{"user_id": 1, "allowed_ips": ["10.0.0.0/33"]}', "allowed_ips[0]"),
     ("PUT", "/api/prices/" + "m" * 129, b"{}", "model"),

@@ -97,7 +97,8 @@ def test_setting_a_balance_corrects_it_exactly_and_requests_see_it(rg: Relaygate
 def test_deleting_a_user_removes_them_and_their_keys_and_keeps_their_log_rows(rg: Relaygate,
                                                                              mock: MockOpenAI) -> None:
     t = make_tenant(rg, [mock.base_url])
-    rg.client(t.key).chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
+    with rg.client(t.key) as sdk:
+        sdk.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
     assert rg.ok("DELETE", f"/api/users/{t.user_id}") == {"ok": True}
     assert rg.admin("GET", f"/api/users/{t.user_id}").status_code == 404
     assert rg.admin("GET", f"/api/keys/{t.key_id}").status_code == 404

@@ -123,8 +123,9 @@ def test_groups_prices_and_logs_from_the_cli(cli: InProcess, rg: Relaygate, mock
     assert prices[model]["source"] == "operator" and prices["gpt-4o"]["source"] in ("default", "operator")
     assert ok(cli, rg, "price", "delete", model) == {"ok": True}
     t = make_tenant(rg, [mock.base_url])
-    resp = rg.client(t.key).chat.completions.with_raw_response.create(
-        model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
+    with rg.client(t.key) as sdk:
+        resp = sdk.chat.completions.with_raw_response.create(model="gpt-4o-mini",
+                                                             messages=[{"role": "user", "content": "x"}])
     [row] = rows(cli, rg, "logs", "--key", str(t.key_id))
     assert (row["request_id"], row["status"], row["model"]) == (resp.headers["X-Request-Id"], 200, "gpt-4o-mini")
     assert len(rows(cli, rg, "logs", "--limit", "1")) == 1

@@ -39,8 +39,8 @@ def test_errors_carry_the_type_openai_uses(relaygate: Relaygate, mock: MockOpenA
     resp = _chat(relaygate, t.key, **body)
     err = resp.json()["error"]
     assert (resp.status_code, err["code"], err["type"]) == (403, code, type_), resp.text
-    with pytest.raises(openai.PermissionDeniedError) as caught:
-        relaygate.client(t.key).chat.completions.create(**{**CHAT, **body})  # type: ignore[call-overload]
+    with relaygate.client(t.key) as sdk, pytest.raises(openai.PermissionDeniedError) as caught:
+        sdk.chat.completions.create(**{**CHAT, **body})  # type: ignore[call-overload]
     assert caught.value.code == code and caught.value.type == type_
 
 

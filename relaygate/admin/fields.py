@@ -6,6 +6,7 @@ from ipaddress import ip_network
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, TypeAdapter, ValidationError
+from yarl import URL
 
 from relaygate.core.bounds import INT32_MAX, MAX_MULTIPLIER, MAX_QUOTA, MAX_TIMEOUT, MAX_UNIX_TIME, MAX_USD
 from relaygate.core.errors import BadRequest
@@ -19,6 +20,18 @@ def _storable(value: str) -> str:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise ValueError("must be valid Unicode text (no lone surrogates)") from None
+    return value
+
+
+def _base_url(value: str) -> str:
+    try:
+        url = URL(value)
+    except ValueError as exc:
+        raise ValueError(f"is not a URL ({exc})") from None
+    if not url.host or any(c.isspace() for c in url.host):
+        raise ValueError("needs a host name, as in https://api.openai.com")
+    if url.query_string or url.fragment:
+        raise ValueError("takes no query or fragment (channel options hold settings)")
     return value
 
 
@@ -43,7 +56,8 @@ Label = Annotated[str, Field(max_length=128), AfterValidator(_storable)]
 Description = Annotated[str, Field(max_length=255), AfterValidator(_storable)]
 GroupName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 ModelName = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_storable)]
-Url = Annotated[str, Field(min_length=1, max_length=512, pattern=r"^https?://"), AfterValidator(_storable)]
+Url = Annotated[str, Field(min_length=1, max_length=512, pattern=r"^https?://"), AfterValidator(_storable),
+                AfterValidator(_base_url)]
 Secret = Annotated[str, Field(min_length=1, max_length=8192), AfterValidator(_storable)]
 Version = Annotated[str, Field(max_length=64), AfterValidator(_storable)]
 Cidr = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_storable), AfterValidator(_cidr)]

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -91,8 +90,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.area == "serve":
             from relaygate.server.runner import serve
 
-            if settings.config_file is not None and not Path(settings.config_file).is_file():
-                raise ConfigError(f"{settings.config_file}: no such file")
             return serve(settings)
         return _admin(settings, args)
     except ConfigError as exc:
