@@ -298,3 +298,8 @@ def test_the_list_of_readable_routes_covers_every_admin_listing() -> None:
     listings = {r.path for r in ROUTES if r.method == "GET" and r.many and r.audience == "admin"}
     assert listings == set(READABLE)
     assert orjson.dumps(sorted(listings))
+
+
+def test_an_admin_body_over_the_size_limit_is_a_json_413(rg: Relaygate) -> None:
+    big = b'{"name": "' + b"n" * (21 * 1024 * 1024) + b'"}'
+    admin_error(send(rg, "POST", "/api/users", big), 413)
