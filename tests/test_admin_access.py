@@ -3,6 +3,7 @@ revoked), RELAYGATE_ADMIN_KEY restores access at start, and every key is told wh
 
 from __future__ import annotations
 
+import concurrent.futures
 import secrets
 import subprocess
 import sys
@@ -197,3 +198,19 @@ def test_restarting_with_the_admin_key_restores_its_access(tmp_path: Path, backe
         assert rg.admin("GET", "/api/users", key=rg.env["RELAYGATE_ADMIN_KEY"]).status_code == 200
         assert rg.admin("GET", "/api/users").status_code == 200  # the first one still works too
         assert rg.ok("GET", "/api/keys?kind=admin")[-1]["user_id"] == 1  # owned by the first admin
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(tmp_path: Path, backend: str) -> None:
+    with _store_server(backend, tmp_path) as rg:
+        uid, second = _second_admin(rg)
+        rg.wait_for(lambda: _get(rg, "/api/users", second["key"]).status_code == 200)
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            first_demotes = pool.submit(rg.admin, "PATCH", f"/api/users/{uid}", {"role": "user"})
+            second_demotes = pool.submit(rg.admin, "PATCH", "/api/users/1", {"role": "user"}, second["key"])
+            statuses = sorted([first_demotes.result().status_code, second_demotes.result().status_code])
+        # the loser is refused by the store (409) or, if the winner's change reached its catalog first, is no admin
+        assert statuses[0] == 200 and statuses[1] in (403, 409), statuses
+        survivor = ADMIN_KEY if first_demotes.result().status_code == 200 else second["key"]
+        users = rg.admin("GET", "/api/users", key=survivor).json()
+        assert len([u for u in users if u["role"] == "admin"]) == 1
