@@ -1,4 +1,4 @@
-# relaygate — `make serve` runs it, `make test` proves it.
+# relaygate — `make serve` runs it, `make test` proves it (PostgreSQL: scripts/test-services.sh).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -18,11 +18,10 @@ serve: $(STAMP)
 	$(BIN)/relaygate serve
 
 test: $(STAMP)
-	bash scripts/test-services.sh
 	$(BIN)/ruff check relaygate tests
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q
+	bash scripts/test-services.sh $(BIN)/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check relaygate tests

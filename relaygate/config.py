@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_ORIGIN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^\s/,*]+$|^\*$")
+"""What a browser sends as Origin: scheme://host[:port] (https://chat.example.com, chrome-extension://id)."""
+
+
+class ConfigError(Exception):
+    """A mistake in the operator's settings, in a message that names the file, field or variable."""
 
 
 class Settings(BaseSettings):
@@ -15,7 +23,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RELAYGATE_", extra="ignore")
 
     host: str = "127.0.0.1"
-    port: int = 3000
+    port: int = Field(default=3000, ge=1, le=65535)
     data_dir: Path = Path("data")
     database_url: str = ""
     redis_url: str = ""
@@ -48,7 +56,21 @@ class Settings(BaseSettings):
     durable_settlement: bool = True
     reservation_lease_seconds: float = Field(
         default=30.0, ge=1, description="a process's lease on its reservations; a dead process's are released after")
-    workers: int = Field(default=1, ge=1)
+    workers: int = Field(default=1, ge=1, le=256)
+    cors_origins: str = Field(default="*", description="origins browsers may call /v1 and the native front doors "
+                                                       "from: '*' or a comma-separated list; empty = none")
+    admin_cors_origins: str = Field(default="", description="origins browsers may call /api from; empty = none")
+
+    @field_validator("cors_origins", "admin_cors_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        for origin in _split(value):
+            if not _ORIGIN.match(origin):
+                raise ValueError(f"'{origin}' is not an origin like https://chat.example.com or *")
+        return value
+
+    def allowed_origins(self, admin: bool) -> frozenset[str]:
+        return frozenset(_split(self.admin_cors_origins if admin else self.cors_origins))
 
     fetch_allow: str = Field(default="", description="comma-separated host:port and CIDR entries exempt from "
                              "the fetcher's private-address block, e.g. 127.0.0.1:8080,10.1.0.0/16")
@@ -88,3 +110,7 @@ class Settings(BaseSettings):
             if url.startswith(prefix):
                 return "postgresql+psycopg://" + url[len(prefix):]
         return url
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip().rstrip("/") for part in value.split(",") if part.strip()]

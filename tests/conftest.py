@@ -26,7 +26,8 @@ from tests.upstreams.openai_mock import MockOpenAI
 ADMIN_KEY = "sk-admin-" + secrets.token_hex(16)
 UPSTREAM_KEY = "sk-upstream-test"
 MJ_UPSTREAM_SECRET = "mj-upstream-secret"
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+PG_ADMIN_URL = os.environ.get("RELAYGATE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+"""scripts/test-services.sh names the server it found or started (a private cluster on its own port) here."""
 
 
 def free_port() -> int:
@@ -215,12 +216,13 @@ def _postgres_database() -> Iterator[str]:
     if problem is not None:
         if os.environ.get("CI") == "true":
             pytest.fail(f"PostgreSQL is required in CI and unreachable at {PG_ADMIN_URL}: {problem}")
-        pytest.skip(f"PostgreSQL unreachable at {PG_ADMIN_URL} ({problem}); run scripts/test-services.sh")
+        pytest.skip(f"PostgreSQL unreachable at {PG_ADMIN_URL} ({problem}); run the tests through "
+                    "scripts/test-services.sh (make test does)")
     name = "relaygate_t_" + secrets.token_hex(4)
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
     try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
     finally:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
@@ -233,14 +235,13 @@ def postgres_url() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def store_relaygate(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Relaygate]:
-    """A relaygate on each store backend, for the tests that must hold on both."""
+@contextlib.contextmanager
+def _store_server(backend: str, workdir: Path, env: dict[str, str] | None = None) -> Iterator[Relaygate]:
     with contextlib.ExitStack() as stack:
-        env = {}
-        if request.param == "postgres":
+        env = dict(env or {})
+        if backend == "postgres":
             env["RELAYGATE_DATABASE_URL"] = stack.enter_context(_postgres_database())
-        rg = Relaygate(tmp_path_factory.mktemp(request.param), env=env).start()
+        rg = Relaygate(workdir, env=env).start()
         stack.callback(rg.close)
         yield rg
 
@@ -270,3 +271,18 @@ def internal_server() -> Iterator[InternalServer]:
     server = InternalServer()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def store_relaygate(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Relaygate]:
+    """A relaygate on each store backend, of this module's own, for the tests that must hold on both."""
+    with _store_server(request.param, tmp_path_factory.mktemp(request.param)) as rg:
+        yield rg
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def shared_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Relaygate]:
+    """A relaygate on each store backend shared by every module that uses it (tenants keep tests apart); one
+    that changes what is not its own (the first admin, server settings) takes store_relaygate instead."""
+    with _store_server(request.param, tmp_path_factory.mktemp("shared-" + request.param)) as rg:
+        yield rg

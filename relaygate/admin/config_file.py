@@ -1,32 +1,38 @@
-"""Declarative set-up: channels, users, keys, groups and prices from a YAML file, applied idempotently."""
+"""Declarative set-up: channels, users, keys, groups and prices from a YAML file, applied idempotently.
+
+Every mistake in the file is a ConfigError naming the file and the field: `relaygate.yaml: channels[0].base_url:
+String should match pattern '^https?://'`. `${VAR}` in a string is read from the environment; an unset one is
+such an error too, never sent upstream as the literal text.
+"""
 
 from __future__ import annotations
 
 import functools
 import os
+import re
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from relaygate.admin import schemas as s
+from relaygate.admin.actor import Actor
+from relaygate.admin.fields import ModelName, Name
+from relaygate.admin.schemas import where
 from relaygate.admin.service import Operator
+from relaygate.config import ConfigError
+from relaygate.core.errors import NotFound, RelayError
 from relaygate.relay.auth import hash_key
-from relaygate.store import admin_sql
+from relaygate.store import accounts_sql, admin_sql
 
-
-class _UserDecl(s.UserIn):
-    pass
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class _KeyDecl(s.KeyLimits):
-    key: str = Field(min_length=8, max_length=256)
-    user: str
-
-
-class _ChannelDecl(s.ChannelIn):
-    pass
+    key: str = Field(min_length=8, max_length=256, pattern=r"^[\x21-\x7e]+$")
+    user: Name
 
 
 class DeclaredConfig(BaseModel):
@@ -34,51 +40,91 @@ class DeclaredConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     groups: list[s.GroupIn] = Field(default_factory=list)
-    users: list[_UserDecl] = Field(default_factory=list)
-    channels: list[_ChannelDecl] = Field(default_factory=list)
+    users: list[s.UserIn] = Field(default_factory=list)
+    channels: list[s.ChannelIn] = Field(default_factory=list)
     keys: list[_KeyDecl] = Field(default_factory=list)
-    prices: dict[str, s.PriceIn] = Field(default_factory=dict)
+    prices: dict[ModelName, s.PriceIn] = Field(default_factory=dict)
 
 
-def _expand(value: Any) -> Any:
+def _expand(value: Any, env: Mapping[str, str], loc: tuple[int | str, ...]) -> Any:
     if isinstance(value, str):
-        return os.path.expandvars(value)
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in env:
+                raise ConfigError(f"{where(loc) or 'value'}: ${{{name}}} is not set in the environment")
+            return env[name]
+        return _VARIABLE.sub(replace, value)
     if isinstance(value, list):
-        return [_expand(v) for v in value]
+        return [_expand(v, env, (*loc, i)) for i, v in enumerate(value)]
     if isinstance(value, dict):
-        return {k: _expand(v) for k, v in value.items()}
+        return {k: _expand(v, env, (*loc, str(k))) for k, v in value.items()}
     return value
 
 
-def load_config_file(path: Path) -> DeclaredConfig:
-    raw = yaml.safe_load(path.read_text()) or {}
-    return DeclaredConfig.model_validate(_expand(raw))
+def load_config_file(path: Path, env: Mapping[str, str] | None = None) -> DeclaredConfig:
+    """The file, read and checked whole before anything is applied."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        raise ConfigError(f"{path}: {at}not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of groups, users, channels, keys and prices, "
+                          f"not a {type(raw).__name__}")
+    try:
+        return DeclaredConfig.model_validate(_expand(raw, os.environ if env is None else env, ()))
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ConfigError(f"{path}: {where(err['loc']) or 'top level'}: {err['msg']}") from None
 
 
-async def apply_config(operator: Operator, config: DeclaredConfig) -> None:
-    """Create what is missing, update what exists by name; never deletes."""
-    db = operator.db
-    for group in config.groups:
-        await operator.set_group(group)
-    for user in config.users:
-        row = await db.run(functools.partial(admin_sql.find_user, name=user.name))
-        if row is None:
-            await operator.create_user(user)
-        else:
-            await operator.update_user(row["id"], s.UserPatch(role=user.role, group=user.group))
-    for channel in config.channels:
-        row = await db.run(functools.partial(admin_sql.find_channel, name=channel.name))
-        if row is None:
-            await operator.create_channel(channel)
-        else:
-            patch = s.ChannelPatch(**channel.model_dump(exclude={"type"}))
-            await operator.update_channel(row["id"], patch)
-    for model, price in config.prices.items():
-        await operator.set_price(model, price)
-    for key in config.keys:
-        owner = await db.run(functools.partial(admin_sql.find_user, name=key.user))
-        if owner is None:
-            raise ValueError(f"key '{key.name}' names an unknown user '{key.user}'")
-        existing = await db.run(functools.partial(admin_sql.key_by_hash, key_hash=hash_key(key.key)))
-        if existing is None:
-            await operator.create_key(s.KeyIn(user_id=owner["id"], **key.model_dump(exclude={"user"})))
+async def apply_config(operator: Operator, config: DeclaredConfig, path: Path) -> None:
+    """Create what is missing, update what exists by name; never deletes. Changes are audited as the file's."""
+    op = operator.by(Actor.config_file(path))
+    steps: list[tuple[str, Callable[[], Awaitable[object]]]] = []
+    steps += [(f"groups[{i}]", functools.partial(op.set_group, g)) for i, g in enumerate(config.groups)]
+    steps += [(f"users[{i}]", functools.partial(_user, op, u)) for i, u in enumerate(config.users)]
+    steps += [(f"channels[{i}]", functools.partial(_channel, op, ch)) for i, ch in enumerate(config.channels)]
+    steps += [(f"prices.{m}", functools.partial(op.set_price, m, p)) for m, p in config.prices.items()]
+    steps += [(f"keys[{i}]", functools.partial(_key, op, k)) for i, k in enumerate(config.keys)]
+    for at, step in steps:
+        try:
+            await step()
+        except RelayError as exc:
+            raise ConfigError(f"{path}: {at}: {exc.message}") from None
+
+
+async def _user(op: Operator, user: s.UserIn) -> None:
+    row = await op.db.run(functools.partial(accounts_sql.find_user, name=user.name))
+    if row is None:
+        await op.create_user(user)
+    else:
+        await op.update_user(row["id"], s.UserPatch(role=user.role, group=user.group))
+
+
+async def _channel(op: Operator, channel: s.ChannelIn) -> None:
+    row = await op.db.run(functools.partial(admin_sql.find_channel, name=channel.name))
+    if row is None:
+        await op.create_channel(channel)
+    else:
+        await op.update_channel(row["id"], s.ChannelPatch(**channel.model_dump(exclude={"type"})))
+
+
+async def _key(op: Operator, key: _KeyDecl) -> None:
+    owner = await op.db.run(functools.partial(accounts_sql.find_user, name=key.user))
+    if owner is None:
+        raise NotFound(f"user: no user named '{key.user}' (declare it under users:)")
+    existing = await op.db.run(functools.partial(accounts_sql.key_by_hash, key_hash=hash_key(key.key)))
+    if existing is None:
+        await op.create_key(s.KeyIn(user_id=owner["id"], **key.model_dump(exclude={"user"})))

@@ -12,7 +12,7 @@ from typing import Literal
 from sqlalchemy import Connection
 
 from relaygate.billing.recovery import Holding
-from relaygate.core.errors import Forbidden, ServiceUnavailable
+from relaygate.core.errors import QuotaExhausted, ServiceUnavailable
 from relaygate.core.records import LogRow
 from relaygate.store.database import Database
 from relaygate.store.ledger_sql import LedgerStatements
@@ -70,12 +70,12 @@ class Ledger:
                           model[:128], holder)
         short = await self._submit(_Op("reserve", res), wait=True)
         if short == "key":
-            raise Forbidden(
+            raise QuotaExhausted(
                 f"This request could cost up to {amount} quota units, more than this API key has left; lower "
                 "max_tokens, or ask the operator to raise the key's quota.", code="insufficient_token_quota"
             )
         if short == "user":
-            raise Forbidden(
+            raise QuotaExhausted(
                 f"This request could cost up to {amount} quota units, more than your balance holds; lower "
                 "max_tokens, or top up your balance.", code="insufficient_user_quota"
             )

@@ -11,8 +11,10 @@ RelayError
 │       ├── UnsupportedFile (415) unsupported_file_type, empty_file, unsupported_text_encoding, encrypted_file
 │       └── UnreadableFile (422)  unreadable_file: the type is right but the content cannot be parsed
 ├── Unauthorized (401)            invalid_api_key
-├── Forbidden (403)               insufficient_*_quota, model_not_allowed, ip_not_allowed, …
+├── Forbidden (403)               permission_error: model_not_allowed, ip_not_allowed, admin_only, …
+│   └── QuotaExhausted (403)      insufficient_quota: insufficient_user_quota / insufficient_token_quota
 ├── NotFound (404)                model_not_found, not_found
+├── Conflict (409)                already_exists, last_admin
 ├── RateLimited (429)             rate_limit_exceeded, carries retry_after
 ├── UpstreamFailed (502)          upstream_error
 ├── FetchFailed (502)             fetch_failed: the server holding a file failed (status, reset, DNS)
@@ -84,15 +86,32 @@ class Unauthorized(RelayError):
 
 
 class Forbidden(RelayError):
+    """The caller may not do this (OpenAI's SDKs raise PermissionDeniedError)."""
+
     status = 403
-    type = "insufficient_quota"
+    type = "permission_error"
     code = "forbidden"
+
+
+class QuotaExhausted(Forbidden):
+    """Money: a balance or key quota that cannot cover the request. Only this type says "check your billing"."""
+
+    type = "insufficient_quota"
+    code = "insufficient_quota"
 
 
 class NotFound(RelayError):
     status = 404
     type = "invalid_request_error"
     code = "not_found"
+
+
+class Conflict(RelayError):
+    """The change conflicts with what is stored: a name that exists, the last admin's access."""
+
+    status = 409
+    type = "invalid_request_error"
+    code = "already_exists"
 
 
 class RateLimited(RelayError):

@@ -31,17 +31,28 @@ def key_from_headers(headers: Mapping[str, str], query_key: str | None = None) -
     return headers.get("x-api-key") or headers.get("x-goog-api-key") or query_key
 
 
-def authenticate(catalog: Catalog, raw: str | None, now: float, *, kind: str = "client") -> KeyRecord:
-    """The usable key of that kind, or Unauthorized; every wrong key gets the same answer."""
+_NEEDS = {
+    "client": ("client_key_required", "This is an admin key: it manages relaygate under /api and cannot call models. "
+               "Call this route with a client key (an admin issues one with POST /api/keys)."),
+    "admin": ("admin_only", "This route is for administrators and needs an admin key; this is a client key, "
+              "which calls the /v1 routes."),
+}
+
+
+def authenticate(catalog: Catalog, raw: str | None, now: float, *, kind: str | None = "client") -> KeyRecord:
+    """The usable key, or Unauthorized; every key that is not usable (unknown, disabled, expired, its user
+    disabled) gets the same answer, so the answer never tells that a key exists. A usable key of the other kind
+    than the route takes (`kind`; None takes both) is told which kind the route needs."""
     if raw is None:
         raise Unauthorized(_MISSING)
     if not raw or len(raw) > MAX_KEY_LENGTH:
         raise Unauthorized(_INVALID)
     key = catalog.key(hash_key(raw))
-    if key is None or key.kind != kind:
+    if key is None or not key.usable_at(now):
         raise Unauthorized(_INVALID)
-    if not key.usable_at(now):
-        raise Unauthorized("This API key is disabled or has expired; ask the operator for a valid one.")
+    if kind is not None and key.kind != kind:
+        code, message = _NEEDS[kind]
+        raise Forbidden(message, code=code)
     return key
 
 

@@ -62,12 +62,27 @@ class Catalog:
             self._route_cache[cache_key] = result
         return result
 
+    def priced(self, model: str, channels: tuple[ChannelRecord, ...]) -> bool:
+        """Whether a request for `model` has a price: its own, or (a mapped name) the upstream model's."""
+        return self.prices.price(model) is not None or any(
+            self.prices.price(ch.upstream_model(model)) is not None for ch in channels)
+
+    def can_call(self, key: KeyRecord, model: str) -> bool:
+        """Whether a chat with this key and model gets past the checks before the upstream: allowed for the key,
+        served to its group (by name or pattern, any channel status: a disabled one answers 503, not 404) and
+        priced."""
+        if key.allowed_models is not None and model not in key.allowed_models:
+            return False
+        channels = self.channels_for(model, key.group)
+        return bool(channels) and self.priced(model, channels)
+
     def models_for(self, key: KeyRecord) -> list[str]:
-        """Model names this key may call: served to its group by an enabled channel, and allowed."""
+        """The model names this key can call (can_call); a pattern (gpt-4-gizmo-*) is no name and is not listed,
+        though every name it matches can be called and looked up."""
         names = {name for name, chans in self._exact.items() if any(key.group in c.groups for c in chans)}
         if key.allowed_models is not None:
-            names &= key.allowed_models
-        return sorted(names)
+            names |= {m for m in key.allowed_models if not is_pattern(m)}
+        return sorted(name for name in names if self.can_call(key, name))
 
 
 class CatalogCache:

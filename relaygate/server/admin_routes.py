@@ -2,187 +2,112 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Awaitable
 
-import orjson
 from aiohttp import web
-from aiohttp.typedefs import Handler
-from pydantic import BaseModel, ValidationError
 
 from relaygate.admin import schemas as s
-from relaygate.core.errors import BadRequest, Forbidden, RelayError
-from relaygate.core.records import KeyRecord
-from relaygate.relay.auth import authenticate, key_from_headers
-from relaygate.server.errors import error_response
-from relaygate.server.openai_routes import new_request_id
-from relaygate.server.state import Services, services
+from relaygate.server.admin_api import AdminCall, AdminRoute, handler
+from relaygate.server.params import Param
 
-Call = Callable[[Services, web.Request, Any, KeyRecord], Awaitable[Any]]
-
-
-@dataclass(frozen=True, slots=True)
-class AdminRoute:
-    method: str
-    path: str
-    call: Call
-    summary: str
-    body: type[BaseModel] | None = None
-    returns: type[BaseModel] | None = None
-    many: bool = False
-    audience: str = "admin"
-
-
-def _id(request: web.Request, name: str = "id") -> int:
-    try:
-        return int(request.match_info[name])
-    except ValueError:
-        raise BadRequest(f"'{name}' must be an integer.", param=name) from None
-
-
-def _query_int(request: web.Request, name: str) -> int | None:
-    value = request.query.get(name)
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise BadRequest(f"Query parameter '{name}' must be an integer.", param=name) from None
-
-
-async def _logs(svc: Services, request: web.Request, user_id: int | None) -> list[s.LogOut]:
-    limit = min(_query_int(request, "limit") or 100, 1000)
-    since = request.query.get("since")
-    try:
-        since_value = float(since) if since is not None else None
-    except ValueError:
-        raise BadRequest("Query parameter 'since' must be a unix time.", param="since") from None
-    return await svc.operator.logs(
-        user_id=user_id if user_id is not None else _query_int(request, "user_id"),
-        key_id=_query_int(request, "key_id"), model=request.query.get("model"),
-        request_id=request.query.get("request_id"), since=since_value, limit=limit,
-    )
-
-
-async def _delete_channel(svc: Services, r: web.Request, b: Any, k: KeyRecord) -> None:
-    await svc.operator.delete_channel(_id(r))
-
-
-async def _delete_group(svc: Services, r: web.Request, b: Any, k: KeyRecord) -> None:
-    await svc.operator.delete_group(r.match_info["name"])
-
-
-async def _delete_price(svc: Services, r: web.Request, b: Any, k: KeyRecord) -> None:
-    await svc.operator.delete_price(r.match_info["model"])
-
-
-async def _disable_channel(svc: Services, r: web.Request, b: Any, k: KeyRecord) -> s.ChannelOut:
-    return await svc.operator.update_channel(_id(r), s.ChannelPatch(status="disabled"))
-
-
-async def _enable_channel(svc: Services, r: web.Request, b: Any, k: KeyRecord) -> s.ChannelOut:
-    return await svc.operator.update_channel(_id(r), s.ChannelPatch(status="enabled"))
-
-
-ROUTES: tuple[AdminRoute, ...] = (
-    AdminRoute("GET", "/api/channels", lambda v, r, b, k: v.operator.channels(), "List channels",
-               returns=s.ChannelOut, many=True),
-    AdminRoute("POST", "/api/channels", lambda v, r, b, k: v.operator.create_channel(b), "Add a channel",
-               body=s.ChannelIn, returns=s.ChannelOut),
-    AdminRoute("GET", "/api/channels/{id}", lambda v, r, b, k: v.operator.channel(_id(r)), "Show a channel",
-               returns=s.ChannelOut),
-    AdminRoute("PATCH", "/api/channels/{id}", lambda v, r, b, k: v.operator.update_channel(_id(r), b),
-               "Change a channel", body=s.ChannelPatch, returns=s.ChannelOut),
-    AdminRoute("DELETE", "/api/channels/{id}", _delete_channel, "Delete a channel"),
-    AdminRoute("POST", "/api/channels/{id}/test", lambda v, r, b, k: v.operator.test_channel(_id(r), v.upstream),
-               "Probe a channel with a minimal request", returns=s.ChannelTestResult),
-    AdminRoute("POST", "/api/channels/{id}/disable", _disable_channel, "Disable a channel", returns=s.ChannelOut),
-    AdminRoute("POST", "/api/channels/{id}/enable", _enable_channel, "Enable a channel", returns=s.ChannelOut),
-    AdminRoute("GET", "/api/keys", lambda v, r, b, k: v.operator.keys(_query_int(r, "user_id")), "List keys",
-               returns=s.KeyOut, many=True),
-    AdminRoute("POST", "/api/keys", lambda v, r, b, k: v.operator.create_key(b),
-               "Issue a key (its value is shown once)", body=s.KeyIn, returns=s.KeyCreated),
-    AdminRoute("GET", "/api/keys/{id}", lambda v, r, b, k: v.operator.key(_id(r)), "Show a key", returns=s.KeyOut),
-    AdminRoute("PATCH", "/api/keys/{id}", lambda v, r, b, k: v.operator.update_key(_id(r), b), "Change a key",
-               body=s.KeyPatch, returns=s.KeyOut),
-    AdminRoute("DELETE", "/api/keys/{id}", lambda v, r, b, k: v.operator.revoke_key(_id(r)), "Revoke a key",
-               returns=s.KeyOut),
-    AdminRoute("GET", "/api/users", lambda v, r, b, k: v.operator.users(), "List users", returns=s.UserOut,
-               many=True),
-    AdminRoute("POST", "/api/users", lambda v, r, b, k: v.operator.create_user(b), "Create a user",
-               body=s.UserIn, returns=s.UserOut),
-    AdminRoute("GET", "/api/users/{id}", lambda v, r, b, k: v.operator.user(_id(r)), "Show a user",
-               returns=s.UserOut),
-    AdminRoute("PATCH", "/api/users/{id}", lambda v, r, b, k: v.operator.update_user(_id(r), b),
-               "Change a user", body=s.UserPatch, returns=s.UserOut),
-    AdminRoute("POST", "/api/users/{id}/topup", lambda v, r, b, k: v.operator.top_up(_id(r), b),
-               "Add to a user's balance", body=s.TopUp, returns=s.UserOut),
-    AdminRoute("GET", "/api/groups", lambda v, r, b, k: v.operator.groups(), "List groups", returns=s.GroupOut,
-               many=True),
-    AdminRoute("PUT", "/api/groups", lambda v, r, b, k: v.operator.set_group(b), "Create or change a group",
-               body=s.GroupIn, returns=s.GroupOut),
-    AdminRoute("DELETE", "/api/groups/{name}", _delete_group, "Delete a group"),
-    AdminRoute("GET", "/api/prices", lambda v, r, b, k: v.operator.prices(), "List prices set by the operator",
-               returns=s.PriceOut, many=True),
-    AdminRoute("PUT", "/api/prices/{model}", lambda v, r, b, k: v.operator.set_price(r.match_info["model"], b),
-               "Set a model's price", body=s.PriceIn, returns=s.PriceOut),
-    AdminRoute("DELETE", "/api/prices/{model}", _delete_price, "Remove a model's price"),
-    AdminRoute("GET", "/api/logs", lambda v, r, b, k: _logs(v, r, None), "Request logs (newest first)",
-               returns=s.LogOut, many=True),
-    AdminRoute("GET", "/api/self", lambda v, r, b, k: v.operator.user(k.user_id),
-               "The calling key's user", returns=s.UserOut, audience="user"),
-    AdminRoute("PATCH", "/api/self", lambda v, r, b, k: v.operator.update_user(k.user_id, b),
-               "Change your own display name", body=s.SelfPatch, returns=s.UserOut, audience="user"),
-    AdminRoute("GET", "/api/self/logs", lambda v, r, b, k: _logs(v, r, k.user_id), "Your own request logs",
-               returns=s.LogOut, many=True, audience="user"),
+_LOG_QUERY = (
+    Param("key_id", "id", "only this key's requests"),
+    Param("user_id", "id", "only this user's requests"),
+    Param("model", "text", "only requests for this model (as the client named it)"),
+    Param("request_id", "text", "the request with this X-Request-Id"),
+    Param("since", "time", "only requests from this unix time on"),
+    Param("limit", "limit", "at most this many rows, newest first (default 100, at most 1000)"),
+)
+_SELF_LOG_QUERY = tuple(p for p in _LOG_QUERY if p.name != "user_id")
+_KEY_QUERY = (Param("user_id", "id", "only this user's keys"), Param("kind", "kind", "client or admin keys only"))
+_AUDIT_QUERY = (
+    Param("target", "text", "changes to one thing: 'user 5', 'channel 2', 'price gpt-4o', 'group vip'"),
+    Param("action", "text", "one kind of change: user.update, key.rotate, price.set, …"),
+    Param("actor_user_id", "id", "changes made with this user's keys"),
+    Param("since", "time", "only changes from this unix time on"),
+    Param("limit", "limit", "at most this many rows, newest first (default 100, at most 1000)"),
 )
 
 
-def _caller(svc: Services, request: web.Request, audience: str) -> KeyRecord:
-    raw = key_from_headers(request.headers)
-    kind = "admin" if audience == "admin" else "client"
-    key = authenticate(svc.catalogs.catalog, raw, time.time(), kind=kind)
-    if audience == "admin" and key.user_role != "admin":
-        raise Forbidden("This route needs the admin key.", code="admin_only")
-    return key
+async def _logs(c: AdminCall, user_id: int | None = None) -> list[s.LogOut]:
+    filters = {**c.query, "user_id": user_id} if user_id is not None else c.query
+    return await c.op.logs(s.LogQuery(**filters))
 
 
-async def _parse(request: web.Request, model: type[BaseModel]) -> BaseModel:
-    raw = await request.read()
-    try:
-        return model.model_validate_json(raw or b"{}")
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise BadRequest(f"{where or 'body'}: {first['msg']}", param=where or None) from None
+async def _audit(c: AdminCall) -> list[s.AuditOut]:
+    return await c.op.audit_log(s.AuditQuery(**c.query))
 
 
-def _dump(value: Any) -> bytes:
-    if isinstance(value, list):
-        return orjson.dumps([v.model_dump(mode="json") for v in value])
-    if isinstance(value, BaseModel):
-        return orjson.dumps(value.model_dump(mode="json"))
-    return orjson.dumps({"ok": True})
+async def _done(step: Awaitable[None]) -> None:
+    await step
 
 
-def _handler(route: AdminRoute) -> Handler:
-    async def handle(request: web.Request) -> web.Response:
-        request_id = new_request_id()
-        svc = services(request)
-        try:
-            caller = _caller(svc, request, route.audience)
-            body = await _parse(request, route.body) if route.body is not None else None
-            result = await route.call(svc, request, body, caller)
-        except RelayError as err:
-            return error_response(err, request_id)
-        return web.Response(body=_dump(result), content_type="application/json",
-                            headers={"X-Request-Id": request_id})
-
-    return handle
+ROUTES: tuple[AdminRoute, ...] = (
+    AdminRoute("GET", "/api/channels", lambda c: c.op.channels(), "List channels", returns=s.ChannelOut, many=True),
+    AdminRoute("POST", "/api/channels", lambda c: c.op.create_channel(c.body), "Add a channel",
+               body=s.ChannelIn, returns=s.ChannelOut, conflicts=True),
+    AdminRoute("GET", "/api/channels/{id}", lambda c: c.op.channel(c.id()), "Show a channel", returns=s.ChannelOut),
+    AdminRoute("PATCH", "/api/channels/{id}", lambda c: c.op.update_channel(c.id(), c.body), "Change a channel",
+               body=s.ChannelPatch, returns=s.ChannelOut, conflicts=True),
+    AdminRoute("DELETE", "/api/channels/{id}", lambda c: _done(c.op.delete_channel(c.id())), "Delete a channel"),
+    AdminRoute("POST", "/api/channels/{id}/test", lambda c: c.op.test_channel(c.id(), c.svc.upstream),
+               "Probe a channel with a minimal request", returns=s.ChannelTestResult),
+    AdminRoute("POST", "/api/channels/{id}/disable",
+               lambda c: c.op.update_channel(c.id(), s.ChannelPatch(status="disabled")), "Disable a channel",
+               returns=s.ChannelOut),
+    AdminRoute("POST", "/api/channels/{id}/enable",
+               lambda c: c.op.update_channel(c.id(), s.ChannelPatch(status="enabled")), "Enable a channel",
+               returns=s.ChannelOut),
+    AdminRoute("GET", "/api/keys", lambda c: c.op.keys(c.query.get("user_id"), c.query.get("kind")),
+               "List keys, client and admin", returns=s.KeyOut, many=True, query=_KEY_QUERY),
+    AdminRoute("POST", "/api/keys", lambda c: c.op.create_key(c.body),
+               "Issue a key, client or admin (its value is shown once)", body=s.KeyIn, returns=s.KeyCreated,
+               conflicts=True),
+    AdminRoute("GET", "/api/keys/{id}", lambda c: c.op.key(c.id()), "Show a key", returns=s.KeyOut),
+    AdminRoute("PATCH", "/api/keys/{id}", lambda c: c.op.update_key(c.id(), c.body), "Change a key",
+               body=s.KeyPatch, returns=s.KeyOut, conflicts=True),
+    AdminRoute("DELETE", "/api/keys/{id}", lambda c: c.op.revoke_key(c.id()), "Revoke (disable) a key",
+               returns=s.KeyOut, conflicts=True),
+    AdminRoute("POST", "/api/keys/{id}/rotate", lambda c: c.op.rotate_key(c.id()),
+               "Give a key a new value (shown once); the old one stops working", returns=s.KeyCreated),
+    AdminRoute("GET", "/api/users", lambda c: c.op.users(), "List users", returns=s.UserOut, many=True),
+    AdminRoute("POST", "/api/users", lambda c: c.op.create_user(c.body), "Create a user", body=s.UserIn,
+               returns=s.UserOut, conflicts=True),
+    AdminRoute("GET", "/api/users/{id}", lambda c: c.op.user(c.id()), "Show a user", returns=s.UserOut),
+    AdminRoute("PATCH", "/api/users/{id}", lambda c: c.op.update_user(c.id(), c.body), "Change a user",
+               body=s.UserPatch, returns=s.UserOut, conflicts=True),
+    AdminRoute("DELETE", "/api/users/{id}", lambda c: _done(c.op.delete_user(c.id())),
+               "Delete a user and their keys (log rows stay)", conflicts=True),
+    AdminRoute("POST", "/api/users/{id}/topup", lambda c: c.op.top_up(c.id(), c.body), "Add to a user's balance",
+               body=s.TopUp, returns=s.UserOut),
+    AdminRoute("PUT", "/api/users/{id}/balance", lambda c: c.op.set_balance(c.id(), c.body),
+               "Set a user's balance (corrections)", body=s.BalanceSet, returns=s.UserOut),
+    AdminRoute("GET", "/api/groups", lambda c: c.op.groups(), "List groups (with the built-in default)",
+               returns=s.GroupOut, many=True),
+    AdminRoute("PUT", "/api/groups", lambda c: c.op.set_group(c.body), "Create or change a group", body=s.GroupIn,
+               returns=s.GroupOut),
+    AdminRoute("DELETE", "/api/groups/{name}", lambda c: _done(c.op.delete_group(c.text("name"))), "Delete a group"),
+    AdminRoute("GET", "/api/prices", lambda c: c.op.prices(),
+               "Every model's effective price: the operator's, else the built-in default (source says which)",
+               returns=s.PriceOut, many=True),
+    AdminRoute("PUT", "/api/prices/{model}", lambda c: c.op.set_price(c.text("model"), c.body),
+               "Set a model's price", body=s.PriceIn, returns=s.PriceOut),
+    AdminRoute("DELETE", "/api/prices/{model}", lambda c: _done(c.op.delete_price(c.text("model"))),
+               "Remove the operator's price of a model"),
+    AdminRoute("GET", "/api/logs", _logs, "Request logs (newest first)", returns=s.LogOut, many=True,
+               query=_LOG_QUERY),
+    AdminRoute("GET", "/api/audit", _audit, "Who changed what, newest first", returns=s.AuditOut, many=True,
+               query=_AUDIT_QUERY),
+    AdminRoute("GET", "/api/self", lambda c: c.op.user(c.caller.user_id), "The calling key's user",
+               returns=s.UserOut, audience="user"),
+    AdminRoute("PATCH", "/api/self", lambda c: c.op.update_user(c.caller.user_id, c.body),
+               "Change your own display name", body=s.SelfPatch, returns=s.UserOut, audience="user",
+               conflicts=True),
+    AdminRoute("GET", "/api/self/logs", lambda c: _logs(c, c.caller.user_id), "Your own request logs",
+               returns=s.LogOut, many=True, audience="user", query=_SELF_LOG_QUERY),
+)
 
 
 def add_routes(app: web.Application) -> None:
     for route in ROUTES:
-        app.router.add_route(route.method, route.path, _handler(route))
+        app.router.add_route(route.method, route.path, handler(route))

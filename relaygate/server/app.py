@@ -30,6 +30,7 @@ from relaygate.relay.prober import ChannelProber
 from relaygate.relay.routing import ChannelHealth, ProcessChannelHealth
 from relaygate.relay.upstream import AiohttpTransport
 from relaygate.server import admin_routes, docs_routes, openai_routes, ops_routes, relay_routes
+from relaygate.server.cors import CORS, CorsPolicy
 from relaygate.server.state import SERVICES, Services
 from relaygate.store.database import BOOTSTRAP_LOCK, Database
 from relaygate.store.leases import Lease
@@ -45,6 +46,9 @@ def create_app(settings: Settings, *, bootstrap: bool = True) -> web.Application
     """The app; with bootstrap, its start-up also migrates, creates the admin and applies the YAML file."""
     app = web.Application(client_max_size=settings.max_body_bytes)
     app.cleanup_ctx.append(lambda a: _lifespan(a, settings, bootstrap))
+    policy = app[CORS] = CorsPolicy(settings)
+    if policy.active:
+        app.on_response_prepare.append(policy.on_response_prepare)
     relay_routes.add_routes(app)
     openai_routes.add_routes(app)
     admin_routes.add_routes(app)
@@ -63,12 +67,13 @@ def _unpriced(settings: Settings) -> PriceRecord | None:
 async def bootstrap_store(db: Database, settings: Settings) -> str | None:
     """Migrate, make sure an admin exists, apply the YAML file; returns a new admin key to show once. Replicas
     starting together take turns (else two would create the schema, or the admin, at once)."""
+    config = load_config_file(settings.config_file) if settings.config_file is not None else None
     async with db.exclusive(BOOTSTRAP_LOCK):
         await asyncio.get_running_loop().run_in_executor(None, db.migrate)
         operator = Operator(db)
         first_key = await operator.ensure_admin(settings.admin_key or None)
-        if settings.config_file is not None:
-            await apply_config(operator, load_config_file(settings.config_file))
+        if config is not None and settings.config_file is not None:
+            await apply_config(operator, config, settings.config_file)
     return first_key
 
 
@@ -90,7 +95,11 @@ def _shared_state(settings: Settings, metrics: RelayMetrics) -> tuple[RedisLink 
 async def _lifespan(app: web.Application, settings: Settings, bootstrap: bool) -> AsyncIterator[None]:
     db = Database(settings.resolved_database_url(), background_checkpoint=True)
     loop = asyncio.get_running_loop()
-    first_key = await bootstrap_store(db, settings) if bootstrap else None
+    try:
+        first_key = await bootstrap_store(db, settings) if bootstrap else None
+    except BaseException:
+        await loop.run_in_executor(None, db.close)
+        raise
     catalogs = CatalogCache(db, unpriced=_unpriced(settings), poll_interval=settings.config_poll_interval)
     operator = Operator(db)
     await catalogs.reload()

@@ -1,4 +1,5 @@
-"""OpenAPI document of the admin API (built from its route table) and Swagger UI served offline."""
+"""The OpenAPI document (the admin API from its route table, the client routes from client_docs.py, every error
+status each route can answer) and Swagger UI, served offline."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from relaygate import __version__
+from relaygate.server.admin_api import AdminRoute
 from relaygate.server.admin_routes import ROUTES
+from relaygate.server.client_docs import ERROR_SCHEMAS, SECURITY_SCHEMES, client_paths, error_responses
 
 _REF = "#/components/schemas/{model}"
-_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>relaygate admin API</title>
+_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>relaygate API</title>
 <link rel="stylesheet" href="/docs/static/swagger-ui.css"></head><body><div id="ui"></div>
 <script src="/docs/static/swagger-ui-bundle.js"></script>
 <script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});</script></body></html>"""
@@ -27,35 +30,66 @@ def _schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any
     return {"$ref": _REF.format(model=model.__name__)}
 
 
+def admin_errors(route: AdminRoute) -> tuple[int, ...]:
+    """The error statuses an admin route can answer."""
+    params = [part for part in route.path.split("/") if part.startswith("{")]
+    statuses = {400, 401, 403, 431, 503}
+    if params:
+        statuses.add(404)
+    if route.body is not None:
+        statuses.add(413)
+    if route.conflicts:
+        statuses.add(409)
+    return tuple(sorted(statuses))
+
+
+def _admin_operation(route: AdminRoute, components: dict[str, Any]) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": route.summary,
+        "security": [{"bearer": []}],
+        "tags": ["self-service" if route.audience == "user" else route.path.split("/")[2]],
+        "responses": error_responses(admin_errors(route)),
+    }
+    params = [{"name": part[1:-1], "in": "path", "required": True,
+               "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1} if part == "{id}"
+               else {"type": "string", "maxLength": 128}}
+              for part in route.path.split("/") if part.startswith("{")]
+    params += [{"name": p.name, "in": "query", "required": False, "description": p.description,
+                "schema": _QUERY_SCHEMAS[p.type]} for p in route.query]
+    if params:
+        op["parameters"] = params
+    if route.body is not None:
+        op["requestBody"] = {"required": True,
+                             "content": {"application/json": {"schema": _schema(route.body, components)}}}
+    ok: dict[str, Any] = {"description": "OK"}
+    if route.returns is not None:
+        ref = _schema(route.returns, components)
+        ok["content"] = {"application/json": {"schema": {"type": "array", "items": ref} if route.many else ref}}
+    op["responses"]["200"] = ok
+    return op
+
+
+_QUERY_SCHEMAS: dict[str, dict[str, Any]] = {
+    "id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+    "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+    "time": {"type": "number", "minimum": 0},
+    "text": {"type": "string", "maxLength": 128},
+    "kind": {"enum": ["client", "admin"]},
+}
+
+
 def openapi_document() -> dict[str, Any]:
-    components: dict[str, Any] = {}
-    paths: dict[str, dict[str, Any]] = {}
+    components: dict[str, Any] = dict(ERROR_SCHEMAS)
+    paths = client_paths()
     for route in ROUTES:
-        op: dict[str, Any] = {
-            "summary": route.summary,
-            "security": [{"bearer": []}],
-            "tags": ["self-service" if route.audience == "user" else route.path.split("/")[2]],
-            "responses": {"401": {"description": "missing or wrong key"}},
-        }
-        params = [part[1:-1] for part in route.path.split("/") if part.startswith("{")]
-        if params:
-            op["parameters"] = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
-                                for p in params]
-        if route.body is not None:
-            op["requestBody"] = {"required": True,
-                                 "content": {"application/json": {"schema": _schema(route.body, components)}}}
-        ok: dict[str, Any] = {"description": "OK"}
-        if route.returns is not None:
-            ref = _schema(route.returns, components)
-            ok["content"] = {"application/json": {"schema": {"type": "array", "items": ref} if route.many else ref}}
-        op["responses"]["200"] = ok
-        paths.setdefault(route.path, {})[route.method.lower()] = op
+        paths.setdefault(route.path, {})[route.method.lower()] = _admin_operation(route, components)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "relaygate admin API", "version": __version__},
+        "info": {"title": "relaygate API", "version": __version__,
+                 "description": "Client routes (/v1, /v1beta) take a client key; the admin API (/api) an admin "
+                                "key. Every error is JSON with an X-Request-Id header."},
         "paths": paths,
-        "components": {"schemas": components,
-                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "components": {"schemas": components, "securitySchemes": SECURITY_SCHEMES},
     }
 
 

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from relaygate.core.errors import NotFound, RelayError
 from relaygate.relay.auth import authenticate, check_ip, key_from_headers
+from relaygate.server.cors import CORS, is_preflight
 from relaygate.server.errors import error_response
 from relaygate.server.logs import access_line
 from relaygate.server.state import services
@@ -48,29 +49,35 @@ async def get_model(request: web.Request) -> web.Response:
     return await _models(request, request.match_info["model"])
 
 
+def _model(name: str) -> dict[str, object]:
+    return {"id": name, "object": "model", "created": 0, "owned_by": "relaygate"}
+
+
 async def _models(request: web.Request, model_id: str | None) -> web.Response:
+    """The models this key can call: the list names every one served by name; a lookup answers for any model a
+    chat would accept, one served by a pattern (gpt-4-gizmo-*) too."""
     request_id = new_request_id()
     svc = services(request)
     try:
         catalog = svc.catalogs.catalog
         key = authenticate(catalog, key_from_headers(request.headers), time.time())
         check_ip(key, client_ip(request))
-        models = [{"id": name, "object": "model", "created": 0, "owned_by": "relaygate"}
-                  for name in catalog.models_for(key)]
         if model_id is None:
-            body = orjson.dumps({"object": "list", "data": models})
+            body = orjson.dumps({"object": "list", "data": [_model(name) for name in catalog.models_for(key)]})
+        elif catalog.can_call(key, model_id):
+            body = orjson.dumps(_model(model_id))
         else:
-            found = next((m for m in models if m["id"] == model_id), None)
-            if found is None:
-                raise NotFound(f"The model '{model_id}' does not exist or you do not have access to it.",
-                               code="model_not_found", param="model")
-            body = orjson.dumps(found)
+            raise NotFound(f"The model '{model_id}' does not exist or you do not have access to it.",
+                           code="model_not_found", param="model")
     except RelayError as err:
         return error_response(err, request_id)
     return web.Response(body=body, content_type="application/json", headers={"X-Request-Id": request_id})
 
 
 async def unknown_route(request: web.Request) -> web.Response:
+    """Every request no route takes, and so every CORS preflight (no route takes OPTIONS)."""
+    if is_preflight(request):
+        return request.app[CORS].preflight(request, new_request_id())
     err = NotFound(f"Unknown request URL: {request.method} {request.path}. Check the path and method.",
                    code="unknown_url")
     return error_response(err, new_request_id())

@@ -1,34 +1,56 @@
-"""Running the server: uvloop, SIGTERM drain, several worker processes sharing one port."""
+"""Running the server: uvloop, SIGTERM drain, several worker processes sharing one port.
+
+A start that cannot work (a bad configuration file, an unreachable database, a port in use) raises ConfigError
+before anything listens; with several workers, one failing to start stops the others, and the exit is non-zero.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import multiprocessing
+import os
 import signal
+import sys
+import time
+from multiprocessing.synchronize import Event
 
 import uvloop
 from aiohttp import web
+from sqlalchemy.exc import DBAPIError
 
-from relaygate.config import Settings
+from relaygate.config import ConfigError, Settings
 from relaygate.server.app import bootstrap_store, create_app
 from relaygate.server.logs import configure_logging
+from relaygate.server.protocol import MAX_HEADER_BYTES, JsonErrorRunner
 from relaygate.server.state import SERVICES
 from relaygate.store.database import Database
 
 log = logging.getLogger("relaygate.runner")
+WORKER_START_TIMEOUT = 60.0
 
 
-async def _serve(settings: Settings, *, bootstrap: bool) -> None:
-    app = create_app(settings, bootstrap=bootstrap)
-    # Header values up to 32 KiB: a 10 KB junk Bearer must get the same 401 as any wrong key, not a parser 400.
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=settings.shutdown_grace,
-                           max_field_size=32768, max_line_size=32768)
+def _listen_error(settings: Settings, exc: OSError) -> ConfigError:
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    return ConfigError(f"cannot listen on {settings.host}:{settings.port} (RELAYGATE_HOST / RELAYGATE_PORT, "
+                       f"--host / --port): {reason.lower()}")
+
+
+async def _serve(settings: Settings, ready: Event | None = None) -> None:
+    app = create_app(settings, bootstrap=False)
+    runner = JsonErrorRunner(app, access_log=None, handle_signals=False, shutdown_timeout=settings.shutdown_grace,
+                             max_field_size=MAX_HEADER_BYTES, max_line_size=MAX_HEADER_BYTES)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, backlog=4096,
                        reuse_port=settings.workers > 1, shutdown_timeout=settings.shutdown_grace)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise _listen_error(settings, exc) from None
     log.info("listening", extra={"url": f"http://{settings.host}:{settings.port}"})
+    if ready is not None:
+        ready.set()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -41,26 +63,42 @@ async def _serve(settings: Settings, *, bootstrap: bool) -> None:
     log.info("stopped")
 
 
-def _worker(settings: Settings) -> None:
-    configure_logging(settings.log_level)
-    uvloop.run(_serve(settings, bootstrap=False))
-
-
-def serve(settings: Settings) -> None:
-    """Serve until SIGTERM/SIGINT; with workers > 1, the same port is shared through SO_REUSEPORT."""
-    configure_logging(settings.log_level)
-    if settings.workers == 1:
-        uvloop.run(_serve(settings, bootstrap=True))
-        return
+async def _bootstrap(settings: Settings) -> str | None:
     db = Database(settings.resolved_database_url())
-    first_key = uvloop.run(bootstrap_store(db, settings))
-    db.close()
+    try:
+        return await bootstrap_store(db, settings)
+    except DBAPIError as exc:
+        raise ConfigError(f"RELAYGATE_DATABASE_URL: {db.unusable(exc)}") from None
+    finally:
+        db.close()
+
+
+def _worker(settings: Settings, ready: Event) -> None:
+    configure_logging(settings.log_level)
+    try:
+        uvloop.run(_serve(settings, ready))
+    except ConfigError as exc:
+        sys.stderr.write(f"relaygate: {exc}\n")
+        sys.exit(2)
+
+
+def serve(settings: Settings) -> int:
+    """Serve until SIGTERM/SIGINT; with workers > 1, the same port is shared through SO_REUSEPORT. Returns the
+    exit status: 0 after a clean stop, non-zero when a worker failed."""
+    configure_logging(settings.log_level)
+    first_key = uvloop.run(_bootstrap(settings))
     if first_key is not None:
         print(f"relaygate: created the admin; its key is shown this once: {first_key}", flush=True)
+    if settings.workers == 1:
+        uvloop.run(_serve(settings))
+        return 0
+    return _supervise(settings)
+
+
+def _supervise(settings: Settings) -> int:
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_worker, args=(settings,), daemon=False) for _ in range(settings.workers)]
-    for proc in procs:
-        proc.start()
+    events = [ctx.Event() for _ in range(settings.workers)]
+    procs = [ctx.Process(target=_worker, args=(settings, ready), daemon=False) for ready in events]
 
     def forward(signum: int, _frame: object) -> None:
         for proc in procs:
@@ -70,4 +108,18 @@ def serve(settings: Settings) -> None:
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, lambda s, f: forward(signal.SIGTERM, f))
     for proc in procs:
+        proc.start()
+    deadline = time.monotonic() + WORKER_START_TIMEOUT
+    while not all(ready.is_set() for ready in events):
+        failed = [i for i, (p, r) in enumerate(zip(procs, events, strict=True)) if not p.is_alive() and not r.is_set()]
+        if failed or time.monotonic() > deadline:
+            forward(signal.SIGTERM, None)
+            for proc in procs:
+                proc.join()
+            what = f"worker {failed[0] + 1} of {len(procs)} exited" if failed else "the workers did not start in time"
+            sys.stderr.write(f"relaygate: {what} while starting; stopped the others\n")
+            return 1
+        time.sleep(0.05)
+    for proc in procs:
         proc.join()
+    return 0 if all(proc.exitcode == 0 for proc in procs) else 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from ipaddress import ip_network
@@ -9,11 +10,16 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
+from relaygate.core.bounds import MAX_MULTIPLIER, MAX_USD, within
 from relaygate.core.records import ChannelRecord, GroupRecord, KeyRecord, PriceRecord
 from relaygate.store.notices import notify_config_changed
 from relaygate.store.tables import channels, groups, keys, prices, settings_kv, users
 
+log = logging.getLogger("relaygate.catalog")
+
 CONFIG_VERSION = "config_version"
+_PRICE_FIELDS = ("input_per_1m", "output_per_1m", "per_call", "cache_read_per_1m", "cache_write_per_1m",
+                 "image_input_per_1m", "per_1m_characters", "per_second")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,22 +67,6 @@ def channel_record(r: Mapping[Any, Any]) -> ChannelRecord:
     )
 
 
-def price_record(r: Mapping[Any, Any]) -> PriceRecord:
-    output = r["output_per_1m"]
-    return PriceRecord(
-        model=r["model"],
-        input_per_1m=r["input_per_1m"],
-        output_per_1m=output if output is not None else r["input_per_1m"] * r["completion_ratio"],
-        per_call=r["per_call"],
-        cache_read_per_1m=r["cache_read_per_1m"],
-        cache_write_per_1m=r["cache_write_per_1m"],
-        image_input_per_1m=r["image_input_per_1m"],
-        per_1m_characters=r["per_1m_characters"],
-        per_second=r["per_second"],
-        per_image=dict(r["per_image"] or {}),
-    )
-
-
 def load_catalog(conn: Connection) -> CatalogRows:
     version = config_version(conn)
     key_rows = conn.execute(
@@ -106,9 +96,35 @@ def load_catalog(conn: Connection) -> CatalogRows:
     channel_records = tuple(
         channel_record(r) for r in conn.execute(select(channels).order_by(channels.c.id)).mappings()
     )
-    price_records = {r["model"]: price_record(r) for r in conn.execute(select(prices)).mappings()}
-    group_records = {
-        r["name"]: GroupRecord(name=r["name"], multiplier=r["multiplier"])
-        for r in conn.execute(select(groups)).mappings()
-    }
+    price_records = {}
+    for r in conn.execute(select(prices)).mappings():
+        record = _price_record(r)
+        if record is None:
+            log.warning("the stored price of %r is not a usable number; ignored until it is set again", r["model"])
+        else:
+            price_records[r["model"]] = record
+    group_records = {}
+    for r in conn.execute(select(groups)).mappings():
+        if within(r["multiplier"], MAX_MULTIPLIER):
+            group_records[r["name"]] = GroupRecord(name=r["name"], multiplier=r["multiplier"])
+        else:
+            log.warning("the stored multiplier of group %r is not a usable number; 1.0 until it is set again",
+                        r["name"])
     return CatalogRows(version, keys_by_hash, channel_records, price_records, group_records)
+
+
+def _price_record(r: Mapping[Any, Any]) -> PriceRecord | None:
+    """A price row as a record, None when a value could not be priced with (stored before the admin API bounded
+    them: infinite, NaN, absurd): such a model counts as unpriced, which a request is told plainly."""
+    ratio = r["completion_ratio"]
+    if not within(ratio, MAX_USD) or not within(r["input_per_1m"], MAX_USD):
+        return None
+    output = r["output_per_1m"] if r["output_per_1m"] is not None else r["input_per_1m"] * ratio
+    values = {**{name: r[name] for name in _PRICE_FIELDS}, "output_per_1m": output}
+    if not all(within(values[name], MAX_USD, optional=name != "input_per_1m") for name in _PRICE_FIELDS):
+        return None
+    per_image = r["per_image"] or {}
+    if not isinstance(per_image, dict) or not all(isinstance(k, str) and within(v, MAX_USD)
+                                                  for k, v in per_image.items()):
+        return None
+    return PriceRecord(model=r["model"], per_image=dict(per_image), **values)

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_url, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
@@ -28,7 +28,7 @@ RESTART_PATIENCE_MS = 20
 """How long a restarting checkpoint waits for readers and writers, holding new writers back meanwhile."""
 BOOTSTRAP_LOCK = 0x72656C6179
 """PostgreSQL advisory lock key held while a process migrates and seeds the store (replicas starting together)."""
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 """The newest revision in migrations/versions (a test holds it to Alembic's own head). A database already there
 starts without importing Alembic, which would stay in the server's memory (≈ 11 MiB) for nothing."""
 
@@ -76,6 +76,16 @@ class Database:
         self._inline: Connection | None = None
         self._checkpointer: ThreadPoolExecutor | None = None
         self._checkpoint_conn: Any = None
+
+    @property
+    def shown_url(self) -> str:
+        """The URL without its password, for messages."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    def unusable(self, exc: DBAPIError) -> str:
+        """A one-line reason this database cannot be used, naming it (never its password)."""
+        lines = str(exc.orig if exc.orig is not None else exc).strip().splitlines()
+        return f"cannot use the database {self.shown_url}: {lines[0] if lines else type(exc).__name__}"
 
     async def run(self, fn: Callable[[Connection], T]) -> T:
         """Run fn(connection) inside one transaction on a worker thread."""
@@ -189,9 +199,22 @@ class Database:
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
-        with self.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
+        with self.engine.connect() as conn:
+            if self.is_sqlite:
+                # A migration that rebuilds a table (SQLite's only way to change it) drops the old one, which
+                # foreign keys pointing at it would refuse. The pragma only takes outside a transaction.
+                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                conn.commit()
+            try:
+                with conn.begin():
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, revision)
+                    if self.is_sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                        raise RuntimeError("the migration left rows whose foreign keys point nowhere")
+            finally:
+                if self.is_sqlite:
+                    conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                    conn.commit()
 
     def _create_fresh(self) -> bool:
         from relaygate.store.tables import metadata

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from relaygate.core.bounds import MAX_QUOTA
 from relaygate.core.records import LogRow
 
 ROW_FIELDS = tuple(f.name for f in fields(LogRow))
@@ -80,6 +81,9 @@ class LedgerStatements:
 
     def reserve(self, key_id: int, user_id: int, amount: int, key_limited: bool) -> str | None:
         """Take `amount` from the key (if limited) and the user, or nothing; returns which one fell short."""
+        if amount > MAX_QUOTA:
+            # no balance or quota holds this much, and past 2^63 the driver could not even send the number
+            return "key" if key_limited else "user"
         if key_limited and not self._run("take_key", (amount, key_id, amount)):
             return "key"
         if not self._run("take_user", (amount, user_id, amount)):

@@ -1,4 +1,9 @@
-"""The relational schema (SQLAlchemy Core); Alembic migrations are generated from it."""
+"""The relational schema (SQLAlchemy Core); Alembic migrations are generated from it.
+
+Users, keys and channels never reuse an id (SQLite AUTOINCREMENT; PostgreSQL sequences never do), so a log or
+audit row always names the thing it was about. Request logs are never deleted, so their plain rowid cannot be
+reused, and AUTOINCREMENT would cost every request a write to sqlite_sequence.
+"""
 
 from __future__ import annotations
 
@@ -44,6 +49,7 @@ users = Table(
     Column("used_quota", BigInteger, nullable=False, default=0),
     Column("enabled", Boolean, nullable=False, default=True),
     Column("created_at", Float, nullable=False),
+    sqlite_autoincrement=True,
 )
 
 keys = Table(
@@ -66,6 +72,7 @@ keys = Table(
     Column("group_name", String(64), nullable=True),
     Column("enabled", Boolean, nullable=False, default=True),
     Column("created_at", Float, nullable=False),
+    sqlite_autoincrement=True,
 )
 
 channels = Table(
@@ -87,6 +94,7 @@ channels = Table(
     Column("test_model", String(128), nullable=True),
     Column("options", JSON, nullable=True),
     Column("created_at", Float, nullable=False),
+    sqlite_autoincrement=True,
 )
 
 prices = Table(
@@ -163,6 +171,22 @@ reservations = Table(
     Column("created_at", Float, nullable=False),
 )
 """Quota set aside by requests in flight: written with the reservation, deleted with its settlement."""
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", Float, nullable=False),
+    Column("actor", String(255), nullable=False),
+    Column("actor_key_id", Integer, nullable=True),
+    Column("actor_user_id", Integer, nullable=True),
+    Column("request_id", String(64), nullable=True),
+    Column("action", String(64), nullable=False),
+    Column("target", String(255), nullable=False),
+    Column("changes", JSON, nullable=False),
+    Index("ix_audit_log_created", "created_at"),
+    sqlite_autoincrement=True,
+)
 
 settings_kv = Table(
     "settings",

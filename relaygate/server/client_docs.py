@@ -1,0 +1,126 @@
+"""The client routes in the OpenAPI document: the OpenAI front door and the native Anthropic and Gemini ones, with
+every error status each can answer (the statuses come from core/errors.py; the README's table says when)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+OPENAI_ERROR = {
+    "type": "object", "required": ["error"],
+    "properties": {"error": {"type": "object", "required": ["message", "type", "param", "code"], "properties": {
+        "message": {"type": "string"}, "type": {"type": "string"},
+        "param": {"type": ["string", "null"]}, "code": {"type": ["string", "null"]}}}},
+}
+ANTHROPIC_ERROR = {
+    "type": "object", "required": ["type", "error"],
+    "properties": {"type": {"const": "error"}, "request_id": {"type": "string"}, "error": {
+        "type": "object", "properties": {"type": {"type": "string"}, "message": {"type": "string"}}}},
+}
+GEMINI_ERROR = {
+    "type": "object", "required": ["error"],
+    "properties": {"error": {"type": "object", "properties": {
+        "code": {"type": "integer"}, "message": {"type": "string"}, "status": {"type": "string"}}}},
+}
+ERROR_SCHEMAS = {"OpenAIError": OPENAI_ERROR, "AnthropicError": ANTHROPIC_ERROR, "GeminiError": GEMINI_ERROR}
+
+STATUS_TEXT = {
+    400: "invalid request: malformed JSON, a wrong type, a missing field, a bad parameter, or malformed HTTP",
+    401: "invalid_api_key: missing, unknown, disabled or expired key (all get the same answer)",
+    403: "permission_error or insufficient_quota: a key of the other kind, a model, IP or origin the key may not "
+         "use, an unpriced model, or a balance / key quota that cannot cover the request",
+    404: "not found: no such model for this key (model_not_found), or no such id",
+    409: "conflict: the name is taken (already_exists), or the change would remove the last admin access "
+         "(last_admin)",
+    413: "request_too_large: the body is over RELAYGATE_MAX_BODY_BYTES",
+    429: "rate_limit_exceeded: the key's RPM or TPM is used up; Retry-After says when to retry",
+    431: "header_too_large: a request header (or the request line) is over 32 KiB",
+    502: "upstream_error: every eligible channel failed",
+    503: "no_available_channel: every channel serving the model is disabled; or the store is unavailable",
+    504: "upstream_timeout: the upstream did not answer in time",
+    "4XX": "the upstream refused the request because of its content (e.g. context_length_exceeded), passed through",
+}
+RELAYED = (400, 401, 403, 404, 413, 429, 431, 502, 503, 504, "4XX")
+
+_CHAT = {"type": "object", "required": ["model", "messages"], "additionalProperties": True, "properties": {
+    "model": {"type": "string"}, "messages": {"type": "array", "items": {"type": "object"}},
+    "stream": {"type": "boolean"}, "max_tokens": {"type": "integer"}, "n": {"type": "integer", "maximum": 128}}}
+_COMPLETIONS = {"type": "object", "required": ["model", "prompt"], "additionalProperties": True, "properties": {
+    "model": {"type": "string"}, "prompt": {}, "stream": {"type": "boolean"}, "max_tokens": {"type": "integer"}}}
+_EMBEDDINGS = {"type": "object", "required": ["model", "input"], "additionalProperties": True, "properties": {
+    "model": {"type": "string"}, "input": {}, "encoding_format": {"enum": ["float", "base64"]},
+    "dimensions": {"type": "integer"}}}
+_MESSAGES = {"type": "object", "required": ["model", "messages", "max_tokens"], "additionalProperties": True,
+             "properties": {"model": {"type": "string"}, "messages": {"type": "array"},
+                            "max_tokens": {"type": "integer"}, "stream": {"type": "boolean"}}}
+_GENERATE = {"type": "object", "required": ["contents"], "additionalProperties": True,
+             "properties": {"contents": {"type": "array"}, "generationConfig": {"type": "object"}}}
+_MODEL = {"type": "object", "properties": {"id": {"type": "string"}, "object": {"const": "model"},
+                                           "created": {"type": "integer"}, "owned_by": {"type": "string"}}}
+_MODEL_LIST = {"type": "object", "properties": {"object": {"const": "list"}, "data": {"type": "array",
+                                                                                      "items": _MODEL}}}
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRoute:
+    method: str
+    path: str
+    summary: str
+    tag: str
+    request: dict[str, Any] | None
+    errors: tuple[int | str, ...]
+    error_schema: str = "OpenAIError"
+    answer: dict[str, Any] | None = None
+    streams: bool = False
+
+
+CLIENT_ROUTES: tuple[ClientRoute, ...] = (
+    ClientRoute("POST", "/v1/chat/completions", "Chat (any connected model; stream or not)", "openai", _CHAT,
+                RELAYED, streams=True),
+    ClientRoute("POST", "/v1/completions", "Legacy text completions", "openai", _COMPLETIONS, RELAYED, streams=True),
+    ClientRoute("POST", "/v1/embeddings", "Embeddings", "openai", _EMBEDDINGS, RELAYED),
+    ClientRoute("GET", "/v1/models", "The models this key can call", "openai", None, (400, 401, 403, 431),
+                answer=_MODEL_LIST),
+    ClientRoute("GET", "/v1/models/{model}", "One model this key can call (a pattern's names too)", "openai", None,
+                (400, 401, 403, 404, 431), answer=_MODEL),
+    ClientRoute("POST", "/v1/messages", "Anthropic's Messages API, for any connected model", "anthropic", _MESSAGES,
+                RELAYED, "AnthropicError", streams=True),
+    ClientRoute("POST", "/v1beta/models/{model}:generateContent", "Gemini's generateContent, for any model",
+                "gemini", _GENERATE, RELAYED, "GeminiError"),
+    ClientRoute("POST", "/v1beta/models/{model}:streamGenerateContent", "Gemini's streaming call (SSE)", "gemini",
+                _GENERATE, RELAYED, "GeminiError", streams=True),
+)
+
+CLIENT_SECURITY: list[dict[str, list[str]]] = [{"bearer": []}, {"x-api-key": []}, {"x-goog-api-key": []}]
+SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer"},
+    "x-api-key": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+    "x-goog-api-key": {"type": "apiKey", "in": "header", "name": "x-goog-api-key"},
+    "key-query": {"type": "apiKey", "in": "query", "name": "key"},
+}
+
+
+def error_responses(statuses: tuple[int | str, ...], schema: str = "OpenAIError") -> dict[str, Any]:
+    ref = {"$ref": f"#/components/schemas/{schema}"}
+    return {str(code): {"description": STATUS_TEXT[code], "content": {"application/json": {"schema": ref}}}
+            for code in statuses}
+
+
+def client_paths() -> dict[str, dict[str, Any]]:
+    paths: dict[str, dict[str, Any]] = {}
+    for route in CLIENT_ROUTES:
+        ok: dict[str, Any] = {"description": "OK", "content": {"application/json": {"schema": route.answer or {
+            "type": "object"}}}}
+        if route.streams:
+            ok["content"]["text/event-stream"] = {"schema": {"type": "string"}}
+        op: dict[str, Any] = {
+            "summary": route.summary, "tags": [route.tag],
+            "security": [*CLIENT_SECURITY, {"key-query": []}] if route.tag == "gemini" else CLIENT_SECURITY,
+            "responses": {"200": ok, **error_responses(route.errors, route.error_schema)},
+        }
+        if "{model}" in route.path:
+            op["parameters"] = [{"name": "model", "in": "path", "required": True, "schema": {"type": "string"}}]
+        if route.request is not None:
+            op["requestBody"] = {"required": True, "content": {"application/json": {"schema": route.request}}}
+        paths.setdefault(route.path, {})[route.method.lower()] = op
+    return paths

@@ -1,0 +1,90 @@
+"""A failure nobody foresaw still answers JSON with a request id and is logged: in an admin route, in any other
+route (aiohttp's own 500), and when a worker process dies the server's exit status says so."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+
+import aiohttp
+import httpx2 as httpx
+import pytest
+from aiohttp import web
+
+from relaygate.config import Settings
+from relaygate.server.admin_api import AdminCall, AdminRoute, handler
+from relaygate.server.app import create_app
+from relaygate.server.protocol import JsonErrorRunner
+from tests.conftest import ADMIN_KEY, Relaygate, free_port
+
+
+async def _boom(_: object) -> None:
+    raise RuntimeError("a bug with a secret sk-should-not-leak in it")
+
+
+async def _answers(tmp_path: Path) -> list[tuple[int, str, dict[str, object]]]:
+    settings = Settings(data_dir=tmp_path, admin_key=ADMIN_KEY, port=free_port(), config_poll_interval=3600,
+                        probe_interval=3600)
+    app = create_app(settings)
+
+    async def call(c: AdminCall) -> None:
+        await _boom(c)
+
+    app.router.add_get("/api/boom", handler(AdminRoute("GET", "/api/boom", call, "fails")))
+    app.router.add_get("/boom", _boom)
+    runner = JsonErrorRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", settings.port).start()
+    answers = []
+    try:
+        async with aiohttp.ClientSession(f"http://127.0.0.1:{settings.port}") as http:
+            for path in ("/api/boom", "/boom"):
+                async with http.get(path, headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as resp:
+                    answers.append((resp.status, resp.headers.get("X-Request-Id", ""), await resp.json()))
+    finally:
+        await runner.cleanup()
+    return answers
+
+
+def test_an_unforeseen_failure_is_a_logged_json_500(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.ERROR):
+        answers = asyncio.run(_answers(tmp_path))
+    for status, request_id, body in answers:
+        assert status == 500 and request_id.startswith("req_")
+        error = body["error"]
+        assert isinstance(error, dict) and set(error) == {"message", "type", "param", "code"}
+        assert "sk-should-not-leak" not in str(body) and "Traceback" not in str(body)
+        assert any(getattr(r, "request_id", None) == request_id for r in caplog.records), request_id
+
+
+def _workers(pid: int) -> list[int]:
+    """The serving processes of `relaygate serve --workers N` (multiprocessing's resource tracker is no worker)."""
+    children = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return [c for c in children if b"resource_tracker" not in Path(f"/proc/{c}/cmdline").read_bytes()]
+
+
+def _serves(url: str) -> bool:
+    try:
+        return httpx.get(url + "/healthz", timeout=5).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def test_a_worker_that_dies_makes_the_exit_status_non_zero(tmp_path: Path) -> None:
+    rg = Relaygate(tmp_path).start("--workers", "2")
+    try:
+        assert rg.proc is not None
+        deadline = time.monotonic() + 20
+        while len(_workers(rg.proc.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        workers = _workers(rg.proc.pid)
+        assert len(workers) == 2
+        os.kill(workers[0], signal.SIGKILL)
+        rg.wait_for(lambda: _serves(rg.url))  # the other still does (a new connection: the old may be the dead one's)
+        assert rg.stop() == 1
+    finally:
+        rg.close()
