@@ -158,10 +158,21 @@ def test_alternative_key_headers_are_accepted(relaygate: Relaygate, tenant: Tena
     assert resp.status_code == 200, resp.text
 
 
-def test_model_mapping_sends_the_upstream_name(relaygate: Relaygate, mock: MockOpenAI) -> None:
+def test_model_mapping_sends_the_upstream_name_and_answers_with_the_clients(relaygate: Relaygate,
+                                                                           mock: MockOpenAI) -> None:
     t = make_tenant(relaygate, [mock.base_url], models=["my-model"], mapping={"my-model": "gpt-4o"})
-    relaygate.client(t.key).chat.completions.create(model="my-model", messages=[{"role": "user", "content": "x"}])
+    client = relaygate.client(t.key)
+    resp = client.chat.completions.create(model="my-model", messages=[{"role": "user", "content": "x"}])
     assert mock.requests[-1].json["model"] == "gpt-4o"
+    # the mapping is the operator's: the client sees the model it called, whole and streamed
+    assert resp.model == "my-model"
+    chunks = list(client.chat.completions.create(model="my-model", stream=True, stream_options={"include_usage": True},
+                                                 messages=[{"role": "user", "content": "x"}]))
+    assert chunks and {c.model for c in chunks} == {"my-model"}
+    # without a mapping the upstream's own name comes back as it came
+    plain = make_tenant(relaygate, [mock.base_url], models=["gpt-4o"])
+    assert relaygate.client(plain.key).chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "x"}]).model == "gpt-4o"
 
 
 def test_pattern_models_route_gpts(relaygate: Relaygate, mock: MockOpenAI) -> None:

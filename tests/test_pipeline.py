@@ -303,3 +303,24 @@ def test_every_operation_route_is_served_by_the_app() -> None:
     for op in OPERATIONS:
         for route in op.routes:
             assert (route.method, route.path) in served, route
+
+
+def test_a_mapped_models_answer_carries_the_clients_name_however_the_upstream_spaces_its_json() -> None:
+    from relaygate.providers.base import CallSpec
+    from relaygate.providers.registry import provider_for
+    from relaygate.relay.dialects import OPENAI
+    from relaygate.relay.json_delivery import renamer
+    from relaygate.relay.operation import Attempt
+
+    def attempt(client: str, upstream: str) -> Attempt:
+        call = CallSpec("chat", "/chat/completions", {}, upstream, False, False)
+        channel: Any = None
+        return Attempt(channel, provider_for("openai"), call, OPENAI, client)
+
+    rename = renamer(attempt('my "quoted" model', "gpt-4o-2024-08-06"))
+    assert rename is not None
+    pretty = b'{\n  "id": "x",\n  "model": "gpt-4o-2024-08-06",\n  "text": "model gpt-4o-2024-08-06"\n}'
+    assert rename(pretty) == (b'{\n  "id": "x",\n  "model": "my \\"quoted\\" model",\n'
+                              b'  "text": "model gpt-4o-2024-08-06"\n}')
+    assert orjson.loads(rename(pretty))["model"] == 'my "quoted" model'
+    assert renamer(attempt("gpt-4o", "gpt-4o")) is None

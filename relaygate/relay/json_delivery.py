@@ -3,7 +3,9 @@ as a stream — in the client's dialect, with the usage read off the way."""
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Callable
 
 import orjson
 
@@ -11,7 +13,7 @@ from relaygate.billing.tokens import TokenCounter
 from relaygate.core.types import Dialect, Usage
 from relaygate.protocols.content import completion_chunks
 from relaygate.protocols.sse import DONE, frame
-from relaygate.providers.base import CallSpec, Provider
+from relaygate.providers.base import CallSpec, Provider, StreamTranslator
 from relaygate.relay.dialects import egress_for
 from relaygate.relay.inbound import ParsedRequest
 from relaygate.relay.operation import Attempt, End, Metered, RetryableAnswer, WholeAnswer
@@ -26,6 +28,18 @@ def json_call(operation: str, path: str, parsed: ParsedRequest, provider: Provid
     passthrough = parsed.native is not None and provider.dialect is parsed.dialect
     body = parsed.native if passthrough and parsed.native is not None else parsed.body
     return CallSpec(operation, path, body, upstream_model, parsed.stream, parsed.wants_usage, passthrough)
+
+
+def renamer(attempt: Attempt) -> Callable[[bytes], bytes] | None:
+    """For a model the channel maps to another name upstream: what puts the name the client asked for back into
+    the answer's `model` fields (the mapping is the operator's affair; a client sees the model it called, as most
+    relays answer). None when there is no mapping: the upstream's own name (a dated one, say) is kept."""
+    upstream, client = attempt.call.upstream_model, attempt.model
+    if upstream == client:
+        return None
+    pattern = re.compile(rb'("model"\s*:\s*)"' + re.escape(upstream.encode()) + rb'"')
+    replacement = rb"\1" + orjson.dumps(client).replace(b"\\", b"\\\\")
+    return lambda data: pattern.sub(replacement, data) if upstream.encode() in data else data
 
 
 async def deliver_json(attempt: Attempt, parsed: ParsedRequest, resp: UpstreamResponse, sink: ClientSink,
@@ -51,14 +65,15 @@ async def _whole(attempt: Attempt, parsed: ParsedRequest, resp: UpstreamResponse
         resp.close()
         raise RetryableAnswer(exc) from None
     usage = answer.usage or Usage(parsed.prompt_tokens, 0, counted_locally=True)
-    return Metered(usage, answer=WholeAnswer(body))
+    rename = renamer(attempt)
+    return Metered(usage, answer=WholeAnswer(rename(body) if rename is not None else body))
 
 
 async def _replay(attempt: Attempt, parsed: ParsedRequest, body: bytes, usage: Usage | None,
                   sink: ClientSink) -> Metered:
     """A stream request whose upstream cannot stream: the finished answer, sent as a stream."""
     chunks = completion_chunks(orjson.loads(body), include_usage=parsed.wants_usage)
-    translator = egress_for(_Replayed(), attempt.dialect, attempt.model)
+    translator = _renamed(egress_for(_Replayed(), attempt.dialect, attempt.model), attempt)
     head = translator.feed(b"".join(frame(orjson.dumps(chunk)) for chunk in chunks))
     metered = Metered(usage or Usage(parsed.prompt_tokens, 0, counted_locally=True))
     try:
@@ -75,7 +90,7 @@ async def _replay(attempt: Attempt, parsed: ParsedRequest, body: bytes, usage: U
 async def _stream(attempt: Attempt, parsed: ParsedRequest, resp: UpstreamResponse, sink: ClientSink,
                   tokens: TokenCounter) -> Metered:
     client = attempt.dialect
-    translator = egress_for(attempt.provider.stream(attempt.call), client, attempt.model)
+    translator = _renamed(egress_for(attempt.provider.stream(attempt.call), client, attempt.model), attempt)
     try:
         await sink.open_stream()
     except ClientGone:
@@ -95,6 +110,44 @@ async def _stream(attempt: Attempt, parsed: ParsedRequest, resp: UpstreamRespons
     elif end is End.COMPLETE:
         metered.closing = tail + translator.finish()
     return metered
+
+
+class _Renamed:
+    """A stream translator whose bytes carry the client's model name (see renamer)."""
+
+    def __init__(self, inner: StreamTranslator, rename: Callable[[bytes], bytes]) -> None:
+        self._inner = inner
+        self._rename = rename
+
+    @property
+    def usage(self) -> Usage | None:
+        return self._inner.usage
+
+    @property
+    def finished(self) -> bool:
+        return self._inner.finished
+
+    @property
+    def failure(self) -> str | None:
+        return self._inner.failure
+
+    @property
+    def dialect(self) -> Dialect:
+        return self._inner.dialect
+
+    def feed(self, data: bytes) -> bytes:
+        return self._rename(self._inner.feed(data))
+
+    def finish(self) -> bytes:
+        return self._rename(self._inner.finish())
+
+    def generated_text(self) -> str:
+        return self._inner.generated_text()
+
+
+def _renamed(translator: StreamTranslator, attempt: Attempt) -> StreamTranslator:
+    rename = renamer(attempt)
+    return translator if rename is None else _Renamed(translator, rename)
 
 
 class _Replayed:
