@@ -14,12 +14,26 @@ from typing import Any, ClassVar, Protocol, TypeVar
 
 from relaygate.billing.tokens import TokenCounter
 from relaygate.core.records import ChannelRecord
-from relaygate.core.types import Usage
+from relaygate.core.types import JsonObject, Usage
 from relaygate.providers.base import CallSpec, Provider
 from relaygate.relay.dialects import ClientDialect
 from relaygate.relay.exchange import Inbound
 from relaygate.relay.sink import JSON, ClientSink
 from relaygate.relay.upstream import UpstreamResponse
+
+
+@dataclass(frozen=True, slots=True)
+class RouteDoc:
+    """How a route reads in the OpenAPI document."""
+
+    summary: str
+    body: JsonObject | None = None
+    """The request body's JSON Schema (for a multipart body, the form's fields)."""
+    body_type: str = "application/json"
+    streams: bool = False
+    """It may answer with a stream (`text/event-stream`, or the stream's own type)."""
+    paths: tuple[str, ...] = ()
+    """Documented as these paths instead of the route's own (Gemini's model:method in one path segment)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +44,7 @@ class Route:
     method: str
     path: str
     dialect: ClientDialect
+    doc: RouteDoc | None = None
 
 
 class Parsed(Protocol):

@@ -3,8 +3,13 @@ every error status each can answer (the statuses come from core/errors.py; the R
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from relaygate.relay.operation import RouteDoc
+from relaygate.relay.operations import OPERATIONS
 
 OPENAI_ERROR = {
     "type": "object", "required": ["error"],
@@ -42,19 +47,6 @@ STATUS_TEXT = {
 }
 RELAYED = (400, 401, 403, 404, 413, 429, 431, 502, 503, 504, "4XX")
 
-_CHAT = {"type": "object", "required": ["model", "messages"], "additionalProperties": True, "properties": {
-    "model": {"type": "string"}, "messages": {"type": "array", "items": {"type": "object"}},
-    "stream": {"type": "boolean"}, "max_tokens": {"type": "integer"}, "n": {"type": "integer", "maximum": 128}}}
-_COMPLETIONS = {"type": "object", "required": ["model", "prompt"], "additionalProperties": True, "properties": {
-    "model": {"type": "string"}, "prompt": {}, "stream": {"type": "boolean"}, "max_tokens": {"type": "integer"}}}
-_EMBEDDINGS = {"type": "object", "required": ["model", "input"], "additionalProperties": True, "properties": {
-    "model": {"type": "string"}, "input": {}, "encoding_format": {"enum": ["float", "base64"]},
-    "dimensions": {"type": "integer"}}}
-_MESSAGES = {"type": "object", "required": ["model", "messages", "max_tokens"], "additionalProperties": True,
-             "properties": {"model": {"type": "string"}, "messages": {"type": "array"},
-                            "max_tokens": {"type": "integer"}, "stream": {"type": "boolean"}}}
-_GENERATE = {"type": "object", "required": ["contents"], "additionalProperties": True,
-             "properties": {"contents": {"type": "array"}, "generationConfig": {"type": "object"}}}
 _MODEL = {"type": "object", "properties": {"id": {"type": "string"}, "object": {"const": "model"},
                                            "created": {"type": "integer"}, "owned_by": {"type": "string"}}}
 _MODEL_LIST = {"type": "object", "properties": {"object": {"const": "list"}, "data": {"type": "array",
@@ -67,28 +59,37 @@ class ClientRoute:
     path: str
     summary: str
     tag: str
-    request: dict[str, Any] | None
+    request: Mapping[str, Any] | None
     errors: tuple[int | str, ...]
     error_schema: str = "OpenAIError"
     answer: dict[str, Any] | None = None
     streams: bool = False
+    body_type: str = "application/json"
+
+
+_ERROR_SCHEMA = {"openai": "OpenAIError", "anthropic": "AnthropicError", "gemini": "GeminiError"}
+
+
+def _relayed() -> tuple[ClientRoute, ...]:
+    """Every operation's routes, from the operation registry (a new operation documents itself)."""
+    routes: list[ClientRoute] = []
+    for op in OPERATIONS:
+        for route in op.routes:
+            doc = route.doc or RouteDoc(f"{op.name}")
+            dialect = str(route.dialect.name)
+            for path in doc.paths or (route.path,):
+                routes.append(ClientRoute(route.method, path, doc.summary, dialect, doc.body, RELAYED,
+                                          _ERROR_SCHEMA.get(dialect, "OpenAIError"), streams=doc.streams,
+                                          body_type=doc.body_type))
+    return tuple(routes)
 
 
 CLIENT_ROUTES: tuple[ClientRoute, ...] = (
-    ClientRoute("POST", "/v1/chat/completions", "Chat (any connected model; stream or not)", "openai", _CHAT,
-                RELAYED, streams=True),
-    ClientRoute("POST", "/v1/completions", "Legacy text completions", "openai", _COMPLETIONS, RELAYED, streams=True),
-    ClientRoute("POST", "/v1/embeddings", "Embeddings", "openai", _EMBEDDINGS, RELAYED),
+    *_relayed(),
     ClientRoute("GET", "/v1/models", "The models this key can call", "openai", None, (400, 401, 403, 431),
                 answer=_MODEL_LIST),
     ClientRoute("GET", "/v1/models/{model}", "One model this key can call (a pattern's names too)", "openai", None,
                 (400, 401, 403, 404, 431), answer=_MODEL),
-    ClientRoute("POST", "/v1/messages", "Anthropic's Messages API, for any connected model", "anthropic", _MESSAGES,
-                RELAYED, "AnthropicError", streams=True),
-    ClientRoute("POST", "/v1beta/models/{model}:generateContent", "Gemini's generateContent, for any model",
-                "gemini", _GENERATE, RELAYED, "GeminiError"),
-    ClientRoute("POST", "/v1beta/models/{model}:streamGenerateContent", "Gemini's streaming call (SSE)", "gemini",
-                _GENERATE, RELAYED, "GeminiError", streams=True),
 )
 
 CLIENT_SECURITY: list[dict[str, list[str]]] = [{"bearer": []}, {"x-api-key": []}, {"x-goog-api-key": []}]
@@ -118,9 +119,11 @@ def client_paths() -> dict[str, dict[str, Any]]:
             "security": [*CLIENT_SECURITY, {"key-query": []}] if route.tag == "gemini" else CLIENT_SECURITY,
             "responses": {"200": ok, **error_responses(route.errors, route.error_schema)},
         }
-        if "{model}" in route.path:
-            op["parameters"] = [{"name": "model", "in": "path", "required": True, "schema": {"type": "string"}}]
+        names = re.findall(r"\{([^}]+)\}", route.path)
+        if names:
+            op["parameters"] = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+                                for n in names]
         if route.request is not None:
-            op["requestBody"] = {"required": True, "content": {"application/json": {"schema": route.request}}}
+            op["requestBody"] = {"required": True, "content": {route.body_type: {"schema": dict(route.request)}}}
         paths.setdefault(route.path, {})[route.method.lower()] = op
     return paths

@@ -12,11 +12,22 @@ from relaygate.relay.dialects import ANTHROPIC, GEMINI, OPENAI, ClientDialect
 from relaygate.relay.exchange import Inbound
 from relaygate.relay.inbound import ParsedRequest, fail, read_common
 from relaygate.relay.json_delivery import deliver_json, json_call
-from relaygate.relay.operation import Attempt, Metered, OperationContext, Route
+from relaygate.relay.operation import Attempt, Metered, OperationContext, Route, RouteDoc
 from relaygate.relay.sink import ClientSink
 from relaygate.relay.upstream import UpstreamResponse
 
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+_CHAT_BODY: JsonObject = {
+    "type": "object", "required": ["model", "messages"], "additionalProperties": True, "properties": {
+        "model": {"type": "string"}, "messages": {"type": "array", "items": {"type": "object"}},
+        "stream": {"type": "boolean"}, "max_tokens": {"type": "integer"}, "n": {"type": "integer", "maximum": 128}}}
+_MESSAGES_BODY: JsonObject = {
+    "type": "object", "required": ["model", "messages", "max_tokens"], "additionalProperties": True, "properties": {
+        "model": {"type": "string"}, "messages": {"type": "array"}, "max_tokens": {"type": "integer"},
+        "stream": {"type": "boolean"}}}
+_GENERATE_BODY: JsonObject = {
+    "type": "object", "required": ["contents"], "additionalProperties": True,
+    "properties": {"contents": {"type": "array"}, "generationConfig": {"type": "object"}}}
 
 
 def check_messages(body: JsonObject) -> None:
@@ -36,9 +47,14 @@ def check_messages(body: JsonObject) -> None:
 class ChatOperation:
     name: ClassVar[str] = CHAT
     routes: ClassVar[tuple[Route, ...]] = (
-        Route("POST", "/v1/chat/completions", OPENAI),
-        Route("POST", "/v1/messages", ANTHROPIC),
-        Route("POST", "/v1beta/models/{target}", GEMINI),
+        Route("POST", "/v1/chat/completions", OPENAI, RouteDoc(
+            "Chat (any connected model; stream or not)", _CHAT_BODY, streams=True)),
+        Route("POST", "/v1/messages", ANTHROPIC, RouteDoc(
+            "Anthropic's Messages API, for any connected model", _MESSAGES_BODY, streams=True)),
+        Route("POST", "/v1beta/models/{target}", GEMINI, RouteDoc(
+            "Gemini's generateContent and streamGenerateContent (SSE), for any connected model", _GENERATE_BODY,
+            streams=True, paths=("/v1beta/models/{model}:generateContent",
+                                 "/v1beta/models/{model}:streamGenerateContent"))),
     )
 
     def __init__(self, ctx: OperationContext) -> None:

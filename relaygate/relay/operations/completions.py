@@ -11,14 +11,18 @@ from relaygate.relay.dialects import OPENAI, ClientDialect
 from relaygate.relay.exchange import Inbound
 from relaygate.relay.inbound import ParsedRequest, decode_body, fail, is_prompt, read_common
 from relaygate.relay.json_delivery import deliver_json, json_call
-from relaygate.relay.operation import Attempt, Metered, OperationContext, Route
+from relaygate.relay.operation import Attempt, Metered, OperationContext, Route, RouteDoc
 from relaygate.relay.sink import ClientSink
 from relaygate.relay.upstream import UpstreamResponse
 
 
 class CompletionsOperation:
     name: ClassVar[str] = COMPLETIONS
-    routes: ClassVar[tuple[Route, ...]] = (Route("POST", "/v1/completions", OPENAI),)
+    routes: ClassVar[tuple[Route, ...]] = (Route("POST", "/v1/completions", OPENAI, RouteDoc(
+        "Legacy text completions", {"type": "object", "required": ["model", "prompt"], "additionalProperties": True,
+                                    "properties": {"model": {"type": "string"}, "prompt": {},
+                                                   "stream": {"type": "boolean"}, "max_tokens": {"type": "integer"}}},
+        streams=True)),)
 
     def __init__(self, ctx: OperationContext) -> None:
         self._ctx = ctx
