@@ -148,7 +148,29 @@ def _parser() -> argparse.ArgumentParser:
     pset.add_argument("--per-image", action="append", type=_variant_price, dest="per_image",
                       help="SIZE[/QUALITY]=USD per image, or *=USD; repeat for each variant")
     price.add_parser("list")
+    _file_analysis_verbs(sub)
     return p
+
+
+def _file_analysis_verbs(sub: Any) -> None:
+    tools = sub.add_parser("all-tools", help="models that read the files their messages name").add_subparsers(
+        dest="verb", required=True)
+    mark = tools.add_parser("set", help="mark a model all-tools (or change or turn off a mark)")
+    mark.add_argument("model")
+    mark.add_argument("--base", dest="base_model", help="the model that answers (a built-in's when omitted)")
+    mark.add_argument("--vision", action=argparse.BooleanOptionalAction, help="whether the base model takes images")
+    mark.add_argument("--context-tokens", type=int, help="the base model's context window")
+    mark.add_argument("--disable", action="store_false", dest="enabled", help="turn the model's file reading off")
+    tools.add_parser("list")
+    tools.add_parser("remove").add_argument("model")
+
+    allow = sub.add_parser("fetch-allow", help="intranet sources the fetcher may reach").add_subparsers(
+        dest="verb", required=True)
+    add = allow.add_parser("add", help="IP:port, [IPv6]:port, host:port, an IP or a CIDR")
+    add.add_argument("entry")
+    add.add_argument("--note", default="")
+    allow.add_parser("list")
+    allow.add_parser("remove").add_argument("id", type=int)
 
 
 def _fields(args: argparse.Namespace, *names: str) -> dict[str, Any]:
@@ -174,8 +196,20 @@ async def _run(op: Operator, args: argparse.Namespace) -> Any:
         ("user", "topup"): lambda: op.top_up(args.id, s.TopUp(amount=args.amount)),
         ("price", "set"): lambda: op.set_price(args.model, s.PriceIn.model_validate(_price_fields(args))),
         ("price", "list"): op.prices,
+        ("all-tools", "set"): lambda: op.set_all_tools(args.model, s.AllToolsIn(**_fields(
+            args, "base_model", "vision", "context_tokens", "enabled"))),
+        ("all-tools", "list"): op.all_tools,
+        ("all-tools", "remove"): lambda: _done(op.delete_all_tools(args.model)),
+        ("fetch-allow", "add"): lambda: op.add_fetch_allow(s.FetchAllowIn(entry=args.entry, note=args.note)),
+        ("fetch-allow", "list"): lambda: op.fetch_allow(Settings().fetch_allow),
+        ("fetch-allow", "remove"): lambda: _done(op.delete_fetch_allow(args.id)),
     }
     return await verbs[(args.area, args.verb)]()
+
+
+async def _done(verb: Awaitable[None]) -> dict[str, bool]:
+    await verb
+    return {"ok": True}
 
 
 def _price_fields(args: argparse.Namespace) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Declarative set-up: channels, users, keys, groups and prices from a YAML file, applied idempotently."""
+"""Declarative set-up: channels, users, keys, groups, prices, all-tools models and the fetcher's allow-list from a
+YAML file, applied idempotently."""
 
 from __future__ import annotations
 
@@ -38,6 +39,10 @@ class DeclaredConfig(BaseModel):
     channels: list[_ChannelDecl] = Field(default_factory=list)
     keys: list[_KeyDecl] = Field(default_factory=list)
     prices: dict[str, s.PriceIn] = Field(default_factory=dict)
+    all_tools: dict[str, s.AllToolsIn] = Field(default_factory=dict)
+    """Models marked all-tools (file analysis), by name."""
+    fetch_allow: list[s.FetchAllowIn | str] = Field(default_factory=list)
+    """Allow-list entries kept in the store, as strings or {entry, note}."""
 
 
 def _expand(value: Any) -> Any:
@@ -75,6 +80,11 @@ async def apply_config(operator: Operator, config: DeclaredConfig) -> None:
             await operator.update_channel(row["id"], patch)
     for model, price in config.prices.items():
         await operator.set_price(model, price)
+    for model, mark in config.all_tools.items():
+        await operator.set_all_tools(model, mark)
+    for allowed in config.fetch_allow:
+        entry = allowed if isinstance(allowed, s.FetchAllowIn) else s.FetchAllowIn(entry=allowed)
+        await operator.add_fetch_allow(entry)
     for key in config.keys:
         owner = await db.run(functools.partial(admin_sql.find_user, name=key.user))
         if owner is None:

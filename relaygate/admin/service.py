@@ -12,8 +12,10 @@ from sqlalchemy import Connection
 
 from relaygate.admin import schemas as s
 from relaygate.core.errors import BadRequest, NotFound
+from relaygate.fetch.allow import parse_allow_list
 from relaygate.providers.base import read_options
 from relaygate.providers.registry import PROVIDERS, options_model, with_options
+from relaygate.relay.all_tools import BUILTIN, known_base
 from relaygate.relay.auth import hash_key
 from relaygate.relay.prober import probe_channel
 from relaygate.relay.upstream import Transport
@@ -48,6 +50,22 @@ def channel_out(row: Row) -> s.ChannelOut:
     if row["type"] in PROVIDERS:
         options = read_options(options_model(row["type"]), options).model_dump(mode="json", exclude_defaults=True)
     return s.ChannelOut(**{**row, "credential_count": len(row["credentials"]), "options": options})
+
+
+def all_tools_out(model: str, row: Row | None) -> s.AllToolsOut:
+    """A mark as in effect: the operator's row, else the built-in one; unset capabilities as known."""
+    found = row if row is not None else _builtin_row(model)
+    vision, context = known_base(found["base_model"])
+    return s.AllToolsOut(model=model, base_model=found["base_model"],
+                         vision=found["vision"] if found["vision"] is not None else vision,
+                         context_tokens=found["context_tokens"] or context, enabled=found["enabled"],
+                         builtin=row is None)
+
+
+def _builtin_row(model: str) -> Row:
+    mark = BUILTIN[model]
+    return {"base_model": mark.base_model, "vision": mark.vision, "context_tokens": mark.context_tokens,
+            "enabled": mark.enabled}
 
 
 class Operator:
@@ -210,6 +228,45 @@ class Operator:
     async def delete_price(self, model: str) -> None:
         if not await self._write(lambda c: admin_sql.delete_price(c, model)):
             raise NotFound(f"No price set for '{model}'.")
+
+    # all-tools models and the fetcher's allow-list
+    async def all_tools(self) -> list[s.AllToolsOut]:
+        rows = {r["model"]: r for r in await self._read(admin_sql.list_all_tools)}
+        return [all_tools_out(m, rows.get(m)) for m in sorted(set(BUILTIN) | set(rows))]
+
+    async def set_all_tools(self, model: str, body: s.AllToolsIn) -> s.AllToolsOut:
+        if not model or len(model) > 128:
+            raise BadRequest("A model name is 1 to 128 characters.", param="model")
+        base = body.base_model or (BUILTIN[model].base_model if model in BUILTIN else None)
+        if base is None:
+            raise BadRequest(f"'{model}' is not a built-in all-tools model: say which model answers "
+                             "(base_model).", param="base_model")
+        if base == model:
+            raise BadRequest("An all-tools model cannot answer with itself; name another base_model.",
+                             param="base_model")
+        values = {"base_model": base, "vision": body.vision, "context_tokens": body.context_tokens,
+                  "enabled": body.enabled}
+        await self._write(lambda c: admin_sql.upsert_all_tools(c, model, values))
+        return all_tools_out(model, values)
+
+    async def delete_all_tools(self, model: str) -> None:
+        if not await self._write(lambda c: admin_sql.delete_all_tools(c, model)):
+            raise NotFound(f"'{model}' has no all-tools mark of the operator's.")
+
+    async def fetch_allow(self, environment: str = "") -> list[s.FetchAllowOut]:
+        """The allow-list in effect: RELAYGATE_FETCH_ALLOW's entries, then the store's."""
+        listed = [s.FetchAllowOut(id=None, entry=str(e), note="RELAYGATE_FETCH_ALLOW", source="environment")
+                  for e in parse_allow_list(environment)]
+        return listed + [s.FetchAllowOut(id=r["id"], entry=r["entry"], note=r["note"], source="store")
+                         for r in await self._read(admin_sql.list_fetch_allow)]
+
+    async def add_fetch_allow(self, body: s.FetchAllowIn) -> s.FetchAllowOut:
+        entry_id = await self._write(lambda c: admin_sql.add_fetch_allow(c, body.entry, body.note))
+        return s.FetchAllowOut(id=entry_id, entry=body.entry, note=body.note, source="store")
+
+    async def delete_fetch_allow(self, entry_id: int) -> None:
+        if not await self._write(lambda c: admin_sql.delete_fetch_allow(c, entry_id)):
+            raise NotFound(f"No stored allow-list entry with id {entry_id}.")
 
     async def logs(self, **filters: Any) -> list[s.LogOut]:
         return [s.LogOut(**r) for r in await self._read(lambda c: admin_sql.query_logs(c, **filters))]

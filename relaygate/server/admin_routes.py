@@ -86,6 +86,14 @@ async def _enable_channel(svc: Services, r: web.Request, b: Any, k: KeyRecord) -
     return await svc.operator.update_channel(_id(r), s.ChannelPatch(status="enabled"))
 
 
+async def _delete_all_tools(svc: Services, r: web.Request, b: Any, k: KeyRecord) -> None:
+    await svc.operator.delete_all_tools(r.match_info["model"])
+
+
+async def _delete_fetch_allow(svc: Services, r: web.Request, b: Any, k: KeyRecord) -> None:
+    await svc.operator.delete_fetch_allow(_id(r))
+
+
 ROUTES: tuple[AdminRoute, ...] = (
     AdminRoute("GET", "/api/channels", lambda v, r, b, k: v.operator.channels(), "List channels",
                returns=s.ChannelOut, many=True),
@@ -129,6 +137,21 @@ ROUTES: tuple[AdminRoute, ...] = (
     AdminRoute("PUT", "/api/prices/{model}", lambda v, r, b, k: v.operator.set_price(r.match_info["model"], b),
                "Set a model's price", body=s.PriceIn, returns=s.PriceOut),
     AdminRoute("DELETE", "/api/prices/{model}", _delete_price, "Remove a model's price"),
+    AdminRoute("GET", "/api/all-tools", lambda v, r, b, k: v.operator.all_tools(),
+               "All-tools models (file analysis): the built-in ones and the operator's", returns=s.AllToolsOut,
+               many=True),
+    AdminRoute("PUT", "/api/all-tools/{model}",
+               lambda v, r, b, k: v.operator.set_all_tools(r.match_info["model"], b),
+               "Mark a model all-tools (or turn a built-in one off)", body=s.AllToolsIn, returns=s.AllToolsOut),
+    AdminRoute("DELETE", "/api/all-tools/{model}", _delete_all_tools,
+               "Remove the operator's mark (a built-in model returns to its default)"),
+    AdminRoute("GET", "/api/fetch-allow", lambda v, r, b, k: v.operator.fetch_allow(v.settings.fetch_allow),
+               "The fetcher's allow-list: RELAYGATE_FETCH_ALLOW, then the stored entries", returns=s.FetchAllowOut,
+               many=True),
+    AdminRoute("POST", "/api/fetch-allow", lambda v, r, b, k: v.operator.add_fetch_allow(b),
+               "Exempt an intranet source from the private-address block", body=s.FetchAllowIn,
+               returns=s.FetchAllowOut),
+    AdminRoute("DELETE", "/api/fetch-allow/{id}", _delete_fetch_allow, "Remove a stored allow-list entry"),
     AdminRoute("GET", "/api/logs", lambda v, r, b, k: _logs(v, r, None), "Request logs (newest first)",
                returns=s.LogOut, many=True),
     AdminRoute("GET", "/api/self", lambda v, r, b, k: v.operator.user(k.user_id),

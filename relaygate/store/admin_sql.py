@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Table, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from relaygate.store.catalog import bump_config_version
-from relaygate.store.tables import channels, groups, keys, prices, request_logs, users
+from relaygate.store.tables import all_tools_models, channels, fetch_allow, groups, keys, prices, request_logs, users
 
 Row = dict[str, Any]
 
@@ -164,6 +164,44 @@ def list_prices(conn: Connection) -> list[Row]:
 
 def delete_price(conn: Connection, model: str) -> bool:
     done = conn.execute(delete(prices).where(prices.c.model == model)).rowcount > 0
+    bump_config_version(conn)
+    return done
+
+
+# all-tools models and the fetcher's allow-list
+def upsert_all_tools(conn: Connection, model: str, values: Mapping[str, Any]) -> None:
+    _upsert(conn, all_tools_models, "model", {"model": model, **values})
+
+
+def list_all_tools(conn: Connection) -> list[Row]:
+    return [dict(r) for r in conn.execute(select(all_tools_models).order_by(all_tools_models.c.model)).mappings()]
+
+
+def delete_all_tools(conn: Connection, model: str) -> bool:
+    done = conn.execute(delete(all_tools_models).where(all_tools_models.c.model == model)).rowcount > 0
+    bump_config_version(conn)
+    return done
+
+
+def add_fetch_allow(conn: Connection, entry: str, note: str) -> int:
+    """The entry's id; an entry already there keeps its id and takes the new note."""
+    row = conn.execute(select(fetch_allow.c.id).where(fetch_allow.c.entry == entry)).scalar()
+    if row is not None:
+        _update(conn, fetch_allow, int(row), {"note": note})
+        return int(row)
+    return _insert(conn, fetch_allow, {"entry": entry, "note": note})
+
+
+def get_fetch_allow(conn: Connection, entry_id: int) -> Row | None:
+    return _one(conn, fetch_allow, entry_id)
+
+
+def list_fetch_allow(conn: Connection) -> list[Row]:
+    return [dict(r) for r in conn.execute(select(fetch_allow).order_by(fetch_allow.c.id)).mappings()]
+
+
+def delete_fetch_allow(conn: Connection, entry_id: int) -> bool:
+    done = conn.execute(delete(fetch_allow).where(fetch_allow.c.id == entry_id)).rowcount > 0
     bump_config_version(conn)
     return done
 
