@@ -177,8 +177,8 @@ def test_inline_image_is_seen_and_counted(http: httpx.Client) -> None:
 
 def test_file_data_takes_files_google_holds_and_no_other_url(http: httpx.Client) -> None:
     uri = "https://generativelanguage.googleapis.com/v1beta/files/abc-123"
-    out = _ok(http, {"contents": [{"role": "user", "parts": [{"text": "what is this?"},
-                                                             {"fileData": {"mimeType": "image/png", "fileUri": uri}}]}]})
+    held = {"fileData": {"mimeType": "image/png", "fileUri": uri}}
+    out = _ok(http, {"contents": [{"role": "user", "parts": [{"text": "what is this?"}, held]}]})
     assert _text(out).startswith("I see 1 image.")
     web = {"contents": [{"role": "user", "parts": [{"fileData": {"mimeType": "image/png",
                                                                  "fileUri": "https://files.example/cat.png"}}]}]}

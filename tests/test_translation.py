@@ -19,7 +19,9 @@ from relaygate.core.errors import BadRequest
 from relaygate.protocols import anthropic, anthropic_answers, content, gemini, gemini_answers
 from relaygate.protocols.content import completion_chunks
 from relaygate.providers import reasoning
+from relaygate.providers.gemini import GeminiProvider
 from relaygate.providers.openai import OpenAIOptions
+from relaygate.relay.remote_images import remote_images
 from tests.upstreams import anthropic_wire, gemini_wire
 
 FINISH_REASONS = {"stop", "length", "tool_calls", "content_filter", "function_call"}
@@ -157,6 +159,11 @@ def test_any_valid_chat_request_becomes_a_valid_claude_request(body: dict[str, A
 @SETTINGS
 @given(chat_requests())
 def test_any_valid_chat_request_becomes_a_valid_gemini_request(body: dict[str, Any]) -> None:
+    # Gemini downloads no web URL: the chat operation sends every remote image inline before this translation
+    remote = remote_images(body, GeminiProvider.image_urls)
+    assert remote == (["https://example.com/cat.jpg"] if "https://example.com/cat.jpg" in orjson.dumps(body).decode()
+                      else [])
+    body = orjson.loads(orjson.dumps(body).replace(b"https://example.com/cat.jpg", PNG.encode()))
     req = gemini.chat_to_request(body)
     check_gemini_request(req)
     gemini_wire.validate(req)  # the strict mock upstream's own rules

@@ -14,11 +14,13 @@ from relaygate.core.types import JsonObject, JsonValue
 from relaygate.fetch.document import Upload
 from relaygate.protocols import content as c
 
-_LEADING_URL = re.compile(r"\s*([A-Za-z][A-Za-z0-9+.-]*://\S+)")
-_INLINE_URL = re.compile(r"https?://[^\s<>\"'`\u3000-\u303f\uff01-\uff0f\uff1a-\uff20]+", re.IGNORECASE)
+_WIDE_PUNCTUATION = "\u3000-\u303f\uff01-\uff0f\uff1a-\uff20"
+"""CJK and full-width punctuation (，。、：？…): never part of a URL as typed, so it ends one."""
+_LEADING_URL = re.compile(rf"[\s{_WIDE_PUNCTUATION}]*([A-Za-z][A-Za-z0-9+.-]*://[^\s{_WIDE_PUNCTUATION}]+)")
+_SEPARATOR = re.compile(rf"^[\s{_WIDE_PUNCTUATION}]*")
+_INLINE_URL = re.compile(rf"https?://[^\s<>\"'`{_WIDE_PUNCTUATION}]+", re.IGNORECASE)
 _CODE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`", re.DOTALL)
 _TRAILING = ".,;:!?'\"]}>"
-_CJK_PUNCTUATION = "，。；：！？、）】」』》"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,20 +59,23 @@ class Found:
 
 
 def _clean(url: str) -> str:
-    url = url.rstrip(_TRAILING + _CJK_PUNCTUATION)
+    url = url.rstrip(_TRAILING)
     if url.endswith(")") and url.count("(") < url.count(")"):
         url = url[:-1]
     return url
 
 
 def leading_urls(text: str) -> tuple[list[str], str]:
-    """The URLs a text starts with, and the question after them (verbatim, but for the space before it)."""
+    """The URLs a text starts with, and the question after them (verbatim, but for the space or punctuation that
+    separates it from the last URL)."""
     urls: list[str] = []
     rest = text
     while (match := _LEADING_URL.match(rest)) is not None:
         urls.append(_clean(match.group(1)))
         rest = rest[match.end():]
-    return urls, (rest.lstrip() if urls else text)
+    if not urls:
+        return urls, text
+    return urls, _SEPARATOR.sub("", rest, count=1)
 
 
 def inline_urls(text: str) -> list[str]:
