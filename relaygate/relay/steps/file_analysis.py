@@ -5,11 +5,12 @@ and the request goes on to the base model. Every other request passes untouched:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Sequence
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from relaygate.billing.tokens import TokenCounter
+from relaygate.billing.tokens import IMAGE_TOKENS, TokenCounter
 from relaygate.core.errors import BadRequest, FetchFailed, FetchRefused, NotFound, RelayError, ServiceUnavailable
 from relaygate.core.types import CHAT, JsonObject, JsonValue
 from relaygate.fetch.context import Fitting, fit_context
@@ -78,8 +79,9 @@ async def _first_failure(reads: Sequence[Awaitable[Reading]]) -> list[Reading]:
                 task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     for task in tasks:
-        if not task.cancelled() and task.exception() is not None:
-            raise task.exception()  # type: ignore[misc]
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            raise error
     return [task.result() for task in tasks]
 
 
@@ -155,7 +157,8 @@ class FileAnalysis:
         if not any(d.has_text for d in documents):
             return None
         answer = parsed.max_output or min(4096, model.context_tokens // 4)
-        overhead = self._tokens.chat_prompt(parsed.body) + FILE_OVERHEAD_TOKENS * len(views)
+        images = sum(isinstance(v.reading, Image) for v in views)  # named in the text: not in the body yet
+        overhead = self._tokens.chat_prompt(parsed.body) + FILE_OVERHEAD_TOKENS * len(views) + IMAGE_TOKENS * images
         budget = int((model.context_tokens - answer * parsed.choices - overhead) / SAFETY)
         if budget < 64:
             raise BadRequest(f"The question and max_tokens leave no room for the files in {model.base_model}'s "
@@ -167,9 +170,9 @@ class FileAnalysis:
 
     def _rewritten(self, messages: list[JsonValue], found: Found, views: list[FileView],
                    fitting: Fitting | None) -> list[JsonValue]:
-        fitted = iter(fitting.documents if fitting is not None else ())
-        placed = [FileView(v.number, v.source, v.reading, next(fitted, None) if isinstance(v.reading, Document)
-                           and fitting is not None else None) for v in views]
+        fitted = iter(fitting.documents if fitting is not None else ())  # one per document, in the same order
+        placed = [dataclasses.replace(v, fitted=next(fitted, None) if isinstance(v.reading, Document) else None)
+                  for v in views]
         number = {key: n for n, key in enumerate(found.files, start=1)}
         rewritten = list(messages)
         shown: set[int] = set()
