@@ -56,12 +56,12 @@ def test_every_user_message_is_searched_and_a_file_named_twice_is_one_file() -> 
             {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}]},
         {"role": "user", "content": "a follow-up without files"},
     ]
-    found = find_attachments(messages, max_upload_bytes=1024)  # type: ignore[arg-type]
+    found = find_attachments(messages, max_upload_bytes=1024)
     assert list(found.files) == ["https://a.test/doc.pdf", "image:https://a.test/cat.png",
-                                 "upload:" + found.files[list(found.files)[2]].upload.sha256]  # type: ignore[union-attr]
+                                 "upload:" + found.files[list(found.files)[2]].upload.sha256]
     assert [(m.index, m.question, len(m.keys)) for m in found.messages] == [(1, "summarise", 1),
                                                                              (3, "and this one", 3)]
-    assert found.messages[1].kept_parts == [messages[3]["content"][4]]  # type: ignore[index]
+    assert found.messages[1].kept_parts == [messages[3]["content"][4]]
 
 
 @pytest.mark.parametrize(("part", "error", "text"), [
@@ -97,14 +97,14 @@ def test_the_prompt_names_each_file_and_ends_with_the_question_verbatim() -> Non
              FileView(2, "https://a.test/cat.png", image), FileView(3, "an image_url part", PartImage(part))]
     shown: set[int] = set()
     content = message_content(AttachedMessage(0, "  Which page is about domains?\n"), views, shown)
-    assert isinstance(content, list) and [p["type"] for p in content] == ["text", "image_url", "image_url"]  # type: ignore[index]
-    text = str(content[0]["text"])  # type: ignore[index]
+    assert isinstance(content, list) and [p["type"] for p in content] == ["text", "image_url", "image_url"]
+    text = str(content[0]["text"])
     assert text.startswith("The user attached 3 files to this message.")
     assert "=== File 1: manual.pdf (PDF, 120.6 KB) from https://a.test/manual.pdf\nTitle: Manual" in text
     assert "Included: page 3" in text and "Left out:" in text and "[page 3]\npage 3 text about domains" in text
     assert "=== File 2: an image (PNG, 8 bytes) from https://a.test/cat.png" in text
     assert text.endswith("Question:\n  Which page is about domains?\n") and shown == {1, 2, 3}
-    assert content[1] == {"type": "image_url", "image_url": {"url": image.data_url()}} and content[2] == part  # type: ignore[index]
+    assert content[1] == {"type": "image_url", "image_url": {"url": image.data_url()}} and content[2] == part
     again = message_content(AttachedMessage(2, ""), views[:1], shown)
     assert again == ("The user attached 1 file to this message.\n\n=== File 1 (https://a.test/manual.pdf) is given in "
                      "an earlier message.\n\nAnswer the question below using the attached files. When you rely on a "
@@ -131,6 +131,6 @@ def test_built_in_and_marked_all_tools_models_with_what_their_base_models_take()
     assert book.get("gpt-4o-all") is None and book.get("gpt-4o") is None
     mine = book.get("mine")
     assert mine is not None and (mine.vision, mine.context_tokens) == (True, 32_000)
-    assert AllToolsBook({}).get("gpt-4-all") is not None and AllToolsBook({}).get("gpt-4-all").builtin  # type: ignore[union-attr]
+    assert AllToolsBook({}).get("gpt-4-all") is not None and AllToolsBook({}).get("gpt-4-all").builtin
     assert known_base("gpt-4") == (False, 8_192) and known_base("gpt-4o-mini") == (True, 128_000)
     assert known_base("claude-3-5-haiku-20241022") == (True, 200_000) and known_base("unknown") == (False, 8_192)

@@ -45,7 +45,7 @@ def claude() -> Iterator[MockAnthropic]:
 
 def _refusal(call: object) -> openai.APIStatusError:
     with pytest.raises(openai.APIStatusError) as refused:
-        call()  # type: ignore[operator]
+        call()
     return refused.value
 
 
@@ -61,6 +61,18 @@ def test_an_image_url_becomes_an_image_part_of_exactly_its_bytes_for_a_vision_ba
     assert content[1]["image_url"]["url"] == "data:image/png;base64," + base64.b64encode(image).decode()
     assert "File 1: an image (PNG" in content[0]["text"]
     assert content[0]["text"].endswith("Question:\nWhat colour is this chart?")
+
+
+def test_an_uploaded_image_file_part_reaches_a_vision_model_as_an_image(file_relay: FileRelay, files: Tenant,
+                                                                        files_upstream: MockOpenAI) -> None:
+    image = png(2, 9)
+    part = {"type": "file", "file": {"filename": "scan.png", "file_data": base64.b64encode(image).decode()}}
+    file_relay.rg.client(files.key).chat.completions.create(model="gpt-4o-all", messages=[{"role": "user", "content": [
+        {"type": "text", "text": "Read the label."}, part]}])
+    content = files_upstream.requests[-1].json["messages"][0]["content"]
+    assert content[1] == {"type": "image_url",
+                          "image_url": {"url": "data:image/png;base64," + base64.b64encode(image).decode()}}
+    assert "File 1: an image (PNG" in content[0]["text"] and "from a file part (scan.png)" in content[0]["text"]
 
 
 def test_an_image_for_a_base_model_without_vision_is_a_clear_400(file_relay: FileRelay, files: Tenant,
@@ -137,10 +149,10 @@ def test_a_mark_turned_off_or_removed_reads_nothing(file_relay: FileRelay, files
     rg.ok("PUT", "/api/all-tools/my-files", {"base_model": "gpt-4o"})
     client = rg.client(files.key)
     messages: list[dict[str, str]] = [{"role": "user", "content": f"{url} what is it?"}]
-    assert client.chat.completions.create(model="my-files", messages=messages).model == "gpt-4o"  # type: ignore[arg-type]
+    assert client.chat.completions.create(model="my-files", messages=messages).model == "gpt-4o"
     rg.ok("PUT", "/api/all-tools/my-files", {"base_model": "gpt-4o", "enabled": False})
     downloads = file_relay.files.paths().count("/files/marks/doc.pdf")
-    off = _refusal(lambda: client.chat.completions.create(model="my-files", messages=messages))  # type: ignore[arg-type]
+    off = _refusal(lambda: client.chat.completions.create(model="my-files", messages=messages))
     assert (off.status_code, off.response.json()["error"]["code"]) == (404, "model_not_found")
     assert rg.ok("DELETE", "/api/all-tools/my-files") == {"ok": True}
     assert rg.admin("DELETE", "/api/all-tools/my-files").status_code == 404
@@ -172,7 +184,7 @@ def test_the_allow_list_in_the_store_opens_an_intranet_source_and_closes_it_agai
         def ask() -> str:
             """The answering model, or the code of the refusal."""
             try:
-                return client.chat.completions.create(model="gpt-4o-all", messages=messages).model  # type: ignore[arg-type]
+                return client.chat.completions.create(model="gpt-4o-all", messages=messages).model
             except openai.APIStatusError as err:
                 return str(err.response.json()["error"]["code"])
 
