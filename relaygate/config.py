@@ -74,6 +74,8 @@ class Settings(BaseSettings):
 
     fetch_allow: str = Field(default="", description="comma-separated host:port and CIDR entries exempt from "
                              "the fetcher's private-address block, e.g. 127.0.0.1:8080,10.1.0.0/16")
+    fetch_hosts: str = Field(default="", description="comma-separated name=address entries the fetcher resolves "
+                             "itself (several addresses joined by |); the addresses are vetted like any other")
     fetch_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1, description="largest file the fetcher downloads")
     fetch_connect_timeout: float = Field(default=5.0, gt=0, description="seconds to resolve and connect")
     fetch_first_byte_timeout: float = Field(default=10.0, gt=0, description="seconds until the response headers")
@@ -81,6 +83,8 @@ class Settings(BaseSettings):
     fetch_max_redirects: int = Field(default=5, ge=0)
     fetch_cache_ttl: float = Field(default=900.0, ge=0, description="seconds a read document is kept (0: no cache)")
     fetch_cache_max_bytes: int = Field(default=64 * 1024 * 1024, ge=0, description="memory the document cache may use")
+    file_analysis_max_files: int = Field(default=3, ge=1, description="files (URLs, file parts, images) one "
+                                         "request to an all-tools model may name")
     extract_max_pages: int = Field(default=500, ge=1)
     extract_max_sheets: int = Field(default=50, ge=1)
     extract_max_rows: int = Field(default=100_000, ge=1, description="table rows across a workbook's sheets or a CSV")
@@ -99,6 +103,14 @@ class Settings(BaseSettings):
         from relaygate.fetch.allow import parse_allow_list
 
         parse_allow_list(value)
+        return value
+
+    @field_validator("fetch_hosts")
+    @classmethod
+    def _valid_host_table(cls, value: str) -> str:
+        from relaygate.fetch.resolver import parse_host_table
+
+        parse_host_table(value)
         return value
 
     def resolved_database_url(self) -> str:

@@ -18,7 +18,9 @@ from typing import Any
 import httpx2 as httpx
 import openai
 import pytest
+import trustme
 
+from tests.file_relay import SEED_URL, SeedServer, seed_pdf
 from tests.fileserver import ConnectLog, FileServer, InternalServer, LoopThread
 from tests.upstreams.midjourney_mock import MockMidjourney
 from tests.upstreams.openai_mock import MockOpenAI
@@ -286,3 +288,48 @@ def shared_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     that changes what is not its own (the first admin, server settings) takes store_relaygate instead."""
     with _store_server(request.param, tmp_path_factory.mktemp("shared-" + request.param)) as rg:
         yield rg
+
+
+@pytest.fixture(scope="session")
+def files_upstream() -> Iterator[MockOpenAI]:
+    """The fake OpenAI upstream serving the all-tools models' base models."""
+    server = MockOpenAI(api_keys=[UPSTREAM_KEY], models=["gpt-4", "gpt-4o", "gpt-4o-mini"]).start()
+    yield server
+    server.stop()
+
+
+@dataclass
+class FileRelay:
+    """A relaygate that reads files from the test file servers (allow-listed), with what it reads them from."""
+
+    rg: Relaygate
+    files: FileServer
+    seed: SeedServer | None
+    """https://www.bt.cn on port 443 of a loopback address, when this machine lets the tests listen there."""
+    seed_problem: str | None
+
+
+@pytest.fixture(scope="session")
+def file_relay(tmp_path_factory: pytest.TempPathFactory, file_server: FileServer) -> Iterator[FileRelay]:
+    workdir = tmp_path_factory.mktemp("files")
+    authority = trustme.CA()
+    authority.cert_pem.write_to_path(str(workdir / "ca.pem"))
+    seed: SeedServer | None = SeedServer(authority)
+    assert seed is not None
+    seed.files[SEED_URL.removeprefix("https://www.bt.cn")] = seed_pdf()
+    problem = None
+    try:
+        seed.start()
+    except RuntimeError as exc:
+        problem, seed = f"cannot listen on {seed.address}:443 ({exc.__cause__})", None
+    allow = f"127.0.0.1:{file_server.port}" + (f",{seed.address}:443" if seed is not None else "")
+    env = {"RELAYGATE_FETCH_ALLOW": allow, "SSL_CERT_FILE": str(workdir / "ca.pem"),
+           "RELAYGATE_FETCH_HOSTS": "wiki.test=10.0.0.8,intranet.test=127.0.0.1"
+                                    + (f",www.bt.cn={seed.address}" if seed is not None else ""),
+           "RELAYGATE_FETCH_TOTAL_TIMEOUT": "2", "RELAYGATE_FETCH_FIRST_BYTE_TIMEOUT": "2",
+           "RELAYGATE_FETCH_MAX_BYTES": str(8 * 1024 * 1024)}
+    rg = Relaygate(workdir, env=env).start()
+    yield FileRelay(rg, file_server, seed, problem)
+    rg.close()
+    if seed is not None:
+        seed.stop()

@@ -13,6 +13,7 @@ import pytest
 
 from relaygate.core.errors import FetchRefused, FileTooLarge, UnreadableFile, UnsupportedFile
 from relaygate.fetch import Document, ExtractLimits, Extractor, FileKind, Upload
+from relaygate.fetch.worker import NICENESS
 from tests import documents
 from tests.documents import MARKER
 from tests.fileserver import LoopThread
@@ -279,3 +280,10 @@ def test_the_worker_gets_none_of_relaygates_secrets(aio: LoopThread, monkeypatch
             assert b"sk-admin-must-not-leak" not in environ.read()
     finally:
         aio.run(isolated.close())
+
+
+def test_extraction_runs_at_a_lower_priority_than_relaying(aio: LoopThread, extractor: Extractor) -> None:
+    read(aio, extractor, b"one line of text")  # a worker exists once a file was read
+    worker = extractor._idle[0].process.pid
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    assert os.getpriority(os.PRIO_PROCESS, worker) == min(ours + NICENESS, 19)

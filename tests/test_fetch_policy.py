@@ -20,6 +20,7 @@ from relaygate.core.errors import (
 from relaygate.fetch.addresses import InvalidHost, is_public, parse_host_address
 from relaygate.fetch.allow import parse_allow_entry, parse_allow_list
 from relaygate.fetch.policy import FetchPolicy, admitted_addresses, check_url
+from relaygate.fetch.resolver import parse_host_table
 
 LOOPBACK = ipaddress.ip_address("127.0.0.1")
 
@@ -142,6 +143,17 @@ def test_the_allow_list_setting_is_validated_when_settings_load(monkeypatch: pyt
     assert policy.user_agent.startswith("relaygate/")
     monkeypatch.setenv("RELAYGATE_FETCH_ALLOW", "127.0.0.1:notaport")
     with pytest.raises(ValueError, match="not a port"):
+        Settings()
+
+
+def test_pinned_host_names_are_parsed_and_checked_when_settings_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert parse_host_table(" Files.Intranet.=10.1.2.3|10.1.2.4 , wiki=fd00::5,") == {
+        "files.intranet": ["10.1.2.3", "10.1.2.4"], "wiki": ["fd00::5"]}
+    for wrong in ("files.intranet", "=10.0.0.1", "files=", "files=not-an-ip", "a/b=10.0.0.1", "a:80=10.0.0.1"):
+        with pytest.raises(ValueError, match="fetch hosts entry"):
+            parse_host_table(wrong)
+    monkeypatch.setenv("RELAYGATE_FETCH_HOSTS", "wiki=999.1.1.1")
+    with pytest.raises(ValueError, match="not an IP address"):
         Settings()
 
 

@@ -175,6 +175,16 @@ def test_inline_image_is_seen_and_counted(http: httpx.Client) -> None:
     assert usage["promptTokensDetails"][1] == {"modality": "IMAGE", "tokenCount": wire.MEDIA_TOKENS}
 
 
+def test_file_data_takes_files_google_holds_and_no_other_url(http: httpx.Client) -> None:
+    uri = "https://generativelanguage.googleapis.com/v1beta/files/abc-123"
+    held = {"fileData": {"mimeType": "image/png", "fileUri": uri}}
+    out = _ok(http, {"contents": [{"role": "user", "parts": [{"text": "what is this?"}, held]}]})
+    assert _text(out).startswith("I see 1 image.")
+    web = {"contents": [{"role": "user", "parts": [{"fileData": {"mimeType": "image/png",
+                                                                 "fileUri": "https://files.example/cat.png"}}]}]}
+    assert "Invalid or unsupported file uri" in _error(_generate(http, web), 400, "INVALID_ARGUMENT")
+
+
 def test_json_answers_follow_the_mime_type_and_the_schema(http: httpx.Client) -> None:
     schema = {"type": "OBJECT", "properties": {"city": {"type": "STRING"}, "days": {"type": "INTEGER"},
                                                "tags": {"type": "ARRAY", "items": {"type": "STRING"}}}}
@@ -320,6 +330,9 @@ REJECTED: list[tuple[dict[str, Any], str]] = [
      "number of function response parts is equal to the number of function call parts"),
     ({"contents": [ASK, CALL_TURN, {"role": "user", "parts": [{"functionResponse": {
         "name": "get_time", "response": {}}}]}]}, "name other functions than the calls"),
+    ({"contents": [{"role": "user", "parts": [{"fileData": {"mimeType": "image/png",
+                                                            "fileUri": "https://example.com/cat.png"}}]}]},
+     "Invalid or unsupported file uri: https://example.com/cat.png"),
     ({"systemInstruction": {"parts": [{"inlineData": {"mimeType": "image/png", "data": PNG}}]}, **HELLO},
      "system instructions take text parts only"),
     ({**HELLO, "safetySettings": [{"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_SOMETIMES"}]},

@@ -21,7 +21,14 @@ from pydantic import TypeAdapter
 from relaygate.core.errors import BadRequest
 from relaygate.core.types import Usage
 from relaygate.protocols import anthropic, gemini, responses, responses_answers
-from tests.test_translation import PNG, SETTINGS, TEXT, check_anthropic_request, check_gemini_request
+from tests.test_translation import (
+    PNG,
+    SETTINGS,
+    TEXT,
+    as_sent_to_gemini,
+    check_anthropic_request,
+    check_gemini_request,
+)
 from tests.upstreams import anthropic_wire, gemini_wire, openai_wire, responses_wire
 
 RESPONSE: TypeAdapter[Response] = TypeAdapter(Response)
@@ -109,7 +116,7 @@ def fakes_accept(chat: dict[str, Any]) -> None:
     claude = anthropic.chat_to_messages(chat, "claude-x")
     check_anthropic_request(claude)
     anthropic_wire.validate_request(claude)
-    google = gemini.chat_to_request(chat)
+    google = gemini.chat_to_request(as_sent_to_gemini(chat))
     check_gemini_request(google)
     gemini_wire.validate(google)
 

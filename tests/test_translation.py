@@ -19,7 +19,9 @@ from relaygate.core.errors import BadRequest
 from relaygate.protocols import anthropic, anthropic_answers, content, gemini, gemini_answers
 from relaygate.protocols.content import completion_chunks
 from relaygate.providers import reasoning
+from relaygate.providers.gemini import GeminiProvider
 from relaygate.providers.openai import OpenAIOptions
+from relaygate.relay.remote_images import remote_images
 from tests.upstreams import anthropic_wire, gemini_wire
 
 FINISH_REASONS = {"stop", "length", "tool_calls", "content_filter", "function_call"}
@@ -154,10 +156,19 @@ def test_any_valid_chat_request_becomes_a_valid_claude_request(body: dict[str, A
             assert any(message["content"] in t for t in texts)
 
 
+def as_sent_to_gemini(body: dict[str, Any]) -> dict[str, Any]:
+    """The chat body as the chat operation hands it to the Gemini translation: Gemini downloads no web URL, so
+    every remote image was fetched and put inline (relay/remote_images.py; here the test's one URL becomes PNG)."""
+    raw = orjson.dumps(body)
+    assert remote_images(body, GeminiProvider.image_urls) == (["https://example.com/cat.jpg"]
+                                                               if b"https://example.com/cat.jpg" in raw else [])
+    return orjson.loads(raw.replace(b"https://example.com/cat.jpg", PNG.encode()))  # type: ignore[no-any-return]
+
+
 @SETTINGS
 @given(chat_requests())
 def test_any_valid_chat_request_becomes_a_valid_gemini_request(body: dict[str, Any]) -> None:
-    req = gemini.chat_to_request(body)
+    req = gemini.chat_to_request(as_sent_to_gemini(body))
     check_gemini_request(req)
     gemini_wire.validate(req)  # the strict mock upstream's own rules
     if "max_tokens" in body:

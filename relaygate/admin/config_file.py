@@ -44,6 +44,10 @@ class DeclaredConfig(BaseModel):
     channels: list[s.ChannelIn] = Field(default_factory=list)
     keys: list[_KeyDecl] = Field(default_factory=list)
     prices: dict[ModelName, s.PriceIn] = Field(default_factory=dict)
+    all_tools: dict[ModelName, s.AllToolsIn] = Field(default_factory=dict)
+    """Models marked all-tools (file analysis), by name."""
+    fetch_allow: list[s.FetchAllowIn | str] = Field(default_factory=list)
+    """Allow-list entries kept in the store, as strings or {entry, note}."""
 
 
 def _expand(value: Any, env: Mapping[str, str], loc: tuple[int | str, ...]) -> Any:
@@ -97,6 +101,10 @@ async def apply_config(operator: Operator, config: DeclaredConfig, path: Path) -
     steps += [(f"users[{i}]", functools.partial(_user, op, u)) for i, u in enumerate(config.users)]
     steps += [(f"channels[{i}]", functools.partial(_channel, op, ch)) for i, ch in enumerate(config.channels)]
     steps += [(f"prices.{m}", functools.partial(op.set_price, m, p)) for m, p in config.prices.items()]
+    steps += [(f"all_tools.{m}", functools.partial(op.set_all_tools, m, t)) for m, t in config.all_tools.items()]
+    steps += [(f"fetch_allow[{i}]", functools.partial(op.add_fetch_allow, e if isinstance(e, s.FetchAllowIn)
+                                                      else s.FetchAllowIn(entry=e)))
+              for i, e in enumerate(config.fetch_allow)]
     steps += [(f"keys[{i}]", functools.partial(_key, op, k)) for i, k in enumerate(config.keys)]
     for at, step in steps:
         try:

@@ -14,8 +14,10 @@ from relaygate.admin.changes import Audit
 from relaygate.admin.fields import model_name
 from relaygate.billing.default_prices import DEFAULT_PRICES
 from relaygate.core.errors import BadRequest, NotFound
+from relaygate.fetch.allow import parse_allow_list
 from relaygate.providers.base import read_options
 from relaygate.providers.registry import PROVIDERS, options_model, with_options
+from relaygate.relay.all_tools import BUILTIN, known_base
 from relaygate.relay.prober import probe_channel
 from relaygate.relay.upstream import Transport
 from relaygate.store import admin_sql, audit_sql
@@ -32,6 +34,21 @@ def channel_out(row: Row) -> s.ChannelOut:
     if row["type"] in PROVIDERS:  # what the channel's type reads, as it reads it
         options = read_options(options_model(row["type"]), options).model_dump(mode="json", exclude_defaults=True)
     return s.ChannelOut(**{**row, "credential_count": len(row["credentials"]), "options": options})
+
+
+def all_tools_out(model: str, row: Row | None) -> s.AllToolsOut:
+    """A mark as in effect: the operator's row, else the built-in one; unset capabilities as known."""
+    if row is None:
+        mark = BUILTIN[model]
+        row = {"base_model": mark.base_model, "vision": mark.vision, "context_tokens": mark.context_tokens,
+               "enabled": mark.enabled}
+        builtin = True
+    else:
+        builtin = False
+    vision, context = known_base(row["base_model"])
+    return s.AllToolsOut(model=model, base_model=row["base_model"],
+                         vision=row["vision"] if row["vision"] is not None else vision,
+                         context_tokens=row["context_tokens"] or context, enabled=row["enabled"], builtin=builtin)
 
 
 class Operator(AccountVerbs):
@@ -147,6 +164,60 @@ class Operator(AccountVerbs):
                 raise NotFound(f"No price set for '{model}'" + (" (its built-in price cannot be removed)."
                                                                if model in DEFAULT_PRICES else "."))
             audit("price.delete", f"price {model}", {})
+        await self._write(run)
+
+    # all-tools models and the fetcher's allow-list
+    async def all_tools(self) -> list[s.AllToolsOut]:
+        marked = {r["model"]: r for r in await self._read(admin_sql.list_all_tools)}
+        return [all_tools_out(m, marked.get(m)) for m in sorted(set(BUILTIN) | set(marked))]
+
+    async def set_all_tools(self, model: str, body: s.AllToolsIn) -> s.AllToolsOut:
+        model = model_name(model)
+        base = body.base_model or (BUILTIN[model].base_model if model in BUILTIN else None)
+        if base is None:
+            raise BadRequest(f"'{model}' is not a built-in all-tools model: say which model answers (base_model).",
+                             param="base_model")
+        if base == model:
+            raise BadRequest("An all-tools model cannot answer with itself; name another base_model.",
+                             param="base_model")
+        values = {"base_model": base, "vision": body.vision, "context_tokens": body.context_tokens,
+                  "enabled": body.enabled}
+
+        def run(c: Connection, audit: Audit) -> None:
+            before = admin_sql.upsert_all_tools(c, model, values)
+            changes = {k: v for k, v in values.items() if before is None or before[k] != v}
+            if changes:
+                audit("all_tools.set", f"all-tools {model}", changes)
+        await self._write(run)
+        return all_tools_out(model, values)
+
+    async def delete_all_tools(self, model: str) -> None:
+        def run(c: Connection, audit: Audit) -> None:
+            if not admin_sql.delete_all_tools(c, model):
+                raise NotFound(f"'{model}' has no all-tools mark of the operator's.")
+            audit("all_tools.delete", f"all-tools {model}", {})
+        await self._write(run)
+
+    async def fetch_allow(self, environment: str = "") -> list[s.FetchAllowOut]:
+        """The allow-list in effect: RELAYGATE_FETCH_ALLOW's entries, then the store's."""
+        listed = [s.FetchAllowOut(id=None, entry=str(e), note="RELAYGATE_FETCH_ALLOW", source="environment")
+                  for e in parse_allow_list(environment)]
+        return listed + [s.FetchAllowOut(id=r["id"], entry=r["entry"], note=r["note"], source="store")
+                         for r in await self._read(admin_sql.list_fetch_allow)]
+
+    async def add_fetch_allow(self, body: s.FetchAllowIn) -> s.FetchAllowOut:
+        def run(c: Connection, audit: Audit) -> int:
+            entry_id = admin_sql.add_fetch_allow(c, body.entry, body.note)
+            audit("fetch_allow.add", f"fetch-allow {entry_id}", {"entry": body.entry, "note": body.note})
+            return entry_id
+        entry_id = await self._write(run)
+        return s.FetchAllowOut(id=entry_id, entry=body.entry, note=body.note, source="store")
+
+    async def delete_fetch_allow(self, entry_id: int) -> None:
+        def run(c: Connection, audit: Audit) -> None:
+            if not admin_sql.delete_fetch_allow(c, entry_id):
+                raise NotFound(f"No stored allow-list entry with id {entry_id}.")
+            audit("fetch_allow.delete", f"fetch-allow {entry_id}", {})
         await self._write(run)
 
     # logs

@@ -47,6 +47,11 @@ class PriceBook:
             self._cache[model] = price
         return price
 
+    def has_price(self, model: str) -> bool:
+        """Whether `model` has a price of its own (the operator's, a built-in one or a pattern's), not only the
+        unpriced fallback."""
+        return model in self._prices or any(fnmatchcase(model, pat) for pat, _ in self._patterns)
+
     def price_for(self, model: str, upstream_model: str) -> PriceRecord | None:
         """What a request for `model` sent upstream as `upstream_model` costs."""
         return self.price(model) or (self.price(upstream_model) if upstream_model != model else None)

@@ -205,6 +205,26 @@ def _reading(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     audit.add_argument("--limit", type=int, default=100)
 
 
+def _file_analysis(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    tools = sub.add_parser("all-tools", help="models that read the files their messages name").add_subparsers(
+        dest="verb", required=True)
+    mark = tools.add_parser("set", help="mark a model all-tools (or change or turn off a mark)")
+    mark.add_argument("model")
+    mark.add_argument("--base", dest="base_model", help="the model that answers (a built-in's when omitted)")
+    mark.add_argument("--vision", action=argparse.BooleanOptionalAction, help="whether the base model takes images")
+    mark.add_argument("--context-tokens", type=int, help="the base model's context window")
+    mark.add_argument("--disable", action="store_false", dest="enabled", help="turn the model's file reading off")
+    tools.add_parser("list")
+    tools.add_parser("remove").add_argument("model")
+    allow = sub.add_parser("fetch-allow", help="intranet sources the fetcher may reach").add_subparsers(
+        dest="verb", required=True)
+    add = allow.add_parser("add", help="IP:port, [IPv6]:port, host:port, an IP or a CIDR")
+    add.add_argument("entry")
+    add.add_argument("--note", default="")
+    allow.add_parser("list")
+    allow.add_parser("remove").add_argument("id", type=ident)
+
+
 def build() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="relaygate", description="Serve the relay, or manage it: every verb works on the database the server "
@@ -221,4 +241,5 @@ def build() -> argparse.ArgumentParser:
     _user(sub)
     _groups_and_prices(sub)
     _reading(sub)
+    _file_analysis(sub)
     return p

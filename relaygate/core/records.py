@@ -125,3 +125,15 @@ class LogRow:
 class GroupRecord:
     name: str
     multiplier: float
+
+
+@dataclass(frozen=True, slots=True)
+class AllToolsRecord:
+    """An operator's mark on a model: it reads the files and images its messages name, then answers with
+    `base_model` (vision and context window given, or None for what relaygate knows of the base model)."""
+
+    model: str
+    base_model: str
+    vision: bool | None = None
+    context_tokens: int | None = None
+    enabled: bool = True

@@ -8,12 +8,12 @@
 
 from relaygate.fetch.cache import DocumentCache
 from relaygate.fetch.context import Excerpt, FittedDocument, Fitting, TokenCounter, fit_context
-from relaygate.fetch.document import Document, ExtractionStats, FileKind, Part, Source, Upload
+from relaygate.fetch.document import Document, ExtractionStats, FileKind, Image, Part, Source, Upload
 from relaygate.fetch.extractor import Extractor
 from relaygate.fetch.fetcher import Fetched, GuardedFetcher
 from relaygate.fetch.limits import ExtractLimits, ExtractSettings
 from relaygate.fetch.policy import FetchPolicy, FetchSettings
-from relaygate.fetch.reader import DocumentReader, Image
+from relaygate.fetch.reader import DocumentReader
 from relaygate.fetch.resolver import Resolver, StaticResolver, SystemResolver
 from relaygate.fetch.sniff import Sniffed, image_mime, sniff
 

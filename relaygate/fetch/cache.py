@@ -81,6 +81,11 @@ class DocumentCache:
             oldest = next(iter(self._by_hash))
             self._drop(oldest)
 
+    def clear(self) -> None:
+        self._by_hash.clear()
+        self._urls.clear()
+        self._bytes = 0
+
     def _drop(self, sha256: str) -> None:
         entry = self._by_hash.pop(sha256)
         self._bytes -= entry.size

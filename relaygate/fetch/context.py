@@ -34,6 +34,8 @@ class FittedDocument:
     """References of parts left out entirely, runs merged ("pages 4–9")."""
     partial: tuple[str, ...]
     """References of parts of which only some passages are included."""
+    included: tuple[str, ...] = ()
+    """References of parts of which some or all is included, runs merged ("pages 1–3")."""
 
     def text(self) -> str:
         return "\n\n".join(excerpt.render() for excerpt in self.excerpts)
@@ -123,6 +125,7 @@ def _documents(documents: Sequence[Document], passages: list[_Passage], chosen: 
     fitted = []
     for d, document in enumerate(documents):
         omitted: list[Part] = []
+        present: list[Part] = []
         partial: list[str] = []
         kept: list[int] = []
         for p, part in enumerate(document.parts):
@@ -131,11 +134,14 @@ def _documents(documents: Sequence[Document], passages: list[_Passage], chosen: 
             kept += included
             if not included:
                 omitted.append(part)
-            elif len(included) < len(indexes):
+                continue
+            present.append(part)
+            if len(included) < len(indexes):
                 partial.append(part.ref)
         excerpts = tuple(Excerpt(passages[i].ref, passages[i].text) for i in kept)
         fitted.append(FittedDocument(document, excerpts, complete=not omitted and not partial,
-                                     omitted=tuple(compress_refs(omitted)), partial=tuple(partial)))
+                                     omitted=tuple(compress_refs(omitted)), partial=tuple(partial),
+                                     included=tuple(compress_refs(present))))
     return fitted
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -65,6 +66,20 @@ class Document:
     def text(self) -> str:
         """Every part under its reference, the whole document as one string."""
         return "\n\n".join(f"[{part.ref}]\n{part.text}" for part in self.parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    """An image fetched or uploaded for a vision model or an upstream that needs bytes: exactly the bytes read,
+    and their sniffed type."""
+
+    url: str
+    """Where it came from (the final URL after redirects; an upload's file name)."""
+    mime: str
+    data: bytes
+
+    def data_url(self) -> str:
+        return f"data:{self.mime};base64," + base64.b64encode(self.data).decode("ascii")
 
 
 class Source(Protocol):

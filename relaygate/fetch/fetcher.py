@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import socket
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +18,7 @@ from yarl import URL
 
 from relaygate.core.errors import FetchFailed, FetchRefused
 from relaygate.fetch.addresses import IPAddress
+from relaygate.fetch.allow import AllowEntry
 from relaygate.fetch.body import read_body
 from relaygate.fetch.policy import FetchPolicy, Target, admitted_addresses, check_url
 from relaygate.fetch.resolver import Resolver, SystemResolver
@@ -76,6 +79,7 @@ class GuardedFetcher:
     def __init__(self, policy: FetchPolicy, resolver: Resolver | None = None,
                  ssl_context: ssl.SSLContext | None = None) -> None:
         self.policy = policy
+        self._configured = policy
         self._resolver: Resolver = resolver or SystemResolver()
         self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
         self._session: aiohttp.ClientSession | None = None
@@ -89,6 +93,15 @@ class GuardedFetcher:
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.policy.connect_timeout),
             )
         return self._session
+
+    def exempt(self, entries: Sequence[AllowEntry]) -> bool:
+        """Allow-list entries beyond the policy's own (the operator's, kept in the store), replacing the ones given
+        before; True when that changed the list. A download under way keeps its current hop's rules."""
+        allow = self._configured.allow + tuple(entries)
+        if allow == self.policy.allow:
+            return False
+        self.policy = dataclasses.replace(self._configured, allow=allow)
+        return True
 
     async def close(self) -> None:
         if self._session is not None:

@@ -46,3 +46,27 @@ class StaticResolver:
         if self._fallback is not None:
             return await self._fallback.resolve(hostname, port)
         raise socket.gaierror(socket.EAI_NONAME, f"{hostname} is not in the static table")
+
+
+def parse_host_table(text: str) -> dict[str, list[str]]:
+    """Parse `RELAYGATE_FETCH_HOSTS`: comma-separated `name=address` entries, several addresses joined by `|`
+    (`files.intranet=10.1.2.3|10.1.2.4`). The addresses are still vetted like any the system resolver gives."""
+    table: dict[str, list[str]] = {}
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        name, sep, addresses = item.partition("=")
+        name = name.strip().lower().rstrip(".")
+        if not sep or not name or any(ch in name for ch in "/:@ "):
+            raise ValueError(f"fetch hosts entry {item.strip()!r}: expected name=address")
+        found = [a.strip() for a in addresses.split("|") if a.strip()]
+        if not found:
+            raise ValueError(f"fetch hosts entry {item.strip()!r}: no address")
+        for address in found:
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise ValueError(f"fetch hosts entry {item.strip()!r}: {address!r} is not an IP address") from None
+        table[name] = found
+    return table
+

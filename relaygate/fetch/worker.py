@@ -24,6 +24,8 @@ from relaygate.fetch.limits import ExtractLimits
 from relaygate.fetch.protocol import ANSWER, JOB, LIMITS, MAX_ANSWER_BYTES, Job, frame, read_frame, refusal
 
 _PR_SET_PDEATHSIG = 1
+NICENESS = 10
+"""How much lower the worker (and every child it forks) runs than relaygate itself."""
 
 
 def _extract(job: Job, data: bytes, limits: ExtractLimits) -> bytes:
@@ -112,6 +114,7 @@ def _serve_one(job: Job, data: bytes, limits: ExtractLimits, protocol_fds: tuple
 
 def main(argv: list[str]) -> int:
     limits = LIMITS.validate_json(argv[1])
+    os.nice(NICENESS)  # parsing a file waits its turn behind relaying; the CPU it then gets is still all it needs
     logging.getLogger().setLevel(logging.ERROR)  # parsers warn about every damaged file; the answer says it
     warnings.simplefilter("ignore")
     import relaygate.fetch.formats  # noqa: F401  (imported once here, inherited by every forked child)

@@ -102,6 +102,8 @@ class AnthropicProvider:
     serves: ClassVar[frozenset[str]] = frozenset({CHAT})
     dialect: ClassVar[Dialect] = Dialect.ANTHROPIC
     options: ClassVar[type[ProviderOptions]] = AnthropicOptions
+    # Claude downloads https URL sources itself; anything else is sent as base64.
+    image_urls: ClassVar[tuple[str, ...]] = ("https://",)
 
     def build(self, channel: ChannelRecord, credential: str, call: CallSpec) -> UpstreamRequest:
         if call.passthrough:

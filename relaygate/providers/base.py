@@ -178,6 +178,9 @@ class Provider(Protocol):
     """The client dialect it speaks natively: a client speaking it is passed through."""
     options: ClassVar[type[ProviderOptions]]
     """Its channel-options model (admin API, CLI, YAML and OpenAPI derive from it)."""
+    image_urls: ClassVar[tuple[str, ...]]
+    """URL prefixes of the images the upstream downloads itself in an `image_url` part; relaygate fetches any
+    other http(s) image through its guarded fetcher and sends the bytes inline."""
 
     def build(self, channel: ChannelRecord, credential: str, call: CallSpec) -> UpstreamRequest: ...
 

@@ -99,6 +99,8 @@ class GeminiProvider:
     serves: ClassVar[frozenset[str]] = frozenset({CHAT})
     dialect: ClassVar[Dialect] = Dialect.GEMINI
     options: ClassVar[type[ProviderOptions]] = GeminiOptions
+    # fileData takes files Google hosts (the Files API), not the web: https://ai.google.dev/gemini-api/docs/files
+    image_urls: ClassVar[tuple[str, ...]] = ("https://generativelanguage.googleapis.com/",)
 
     def build(self, channel: ChannelRecord, credential: str, call: CallSpec) -> UpstreamRequest:
         body = call.body if call.passthrough else wire.chat_to_request(call.body)

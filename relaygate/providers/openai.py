@@ -168,6 +168,7 @@ class OpenAIProvider:
     serves: ClassVar[frozenset[str]] = frozenset({CHAT, COMPLETIONS, EMBEDDINGS})
     dialect: ClassVar[Dialect] = Dialect.OPENAI
     options: ClassVar[type[ProviderOptions]] = OpenAIOptions
+    image_urls: ClassVar[tuple[str, ...]] = ("http://", "https://")
 
     def build(self, channel: ChannelRecord, credential: str, call: CallSpec) -> UpstreamRequest:
         url, headers = self.target(channel, credential, call)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from fnmatch import fnmatchcase
 
 from relaygate.billing.prices import PriceBook, is_pattern
 from relaygate.core.records import ChannelRecord, KeyRecord, PriceRecord
+from relaygate.fetch.allow import AllowEntry, parse_allow_entry
 from relaygate.providers.registry import PROVIDERS, with_options
+from relaygate.relay.all_tools import AllToolsBook
 from relaygate.store import catalog as catalog_sql
 from relaygate.store.catalog import CatalogRows
 from relaygate.store.database import Database
@@ -28,6 +31,8 @@ class Catalog:
         self.channels = tuple(with_options(ch) for ch in rows.channels)
         self._groups = rows.groups
         self.prices = PriceBook(rows.prices, unpriced=unpriced)
+        self.all_tools = AllToolsBook(rows.all_tools)
+        self.fetch_allow = _allow_entries(rows.fetch_allow)
         self._exact: dict[str, list[ChannelRecord]] = {}
         self._patterns: list[tuple[str, ChannelRecord]] = []
         for ch in sorted(self.channels, key=lambda c: -c.priority):
@@ -73,16 +78,31 @@ class Catalog:
         priced."""
         if key.allowed_models is not None and model not in key.allowed_models:
             return False
+        mark = self.all_tools.get(model)
+        if mark is not None:  # answered by its base model, billed as itself when it has a price
+            base = self.channels_for(mark.base_model, key.group)
+            return bool(base) and (self.prices.price(model) is not None or self.priced(mark.base_model, base))
         channels = self.channels_for(model, key.group)
         return bool(channels) and self.priced(model, channels)
 
     def models_for(self, key: KeyRecord) -> list[str]:
-        """The model names this key can call (can_call); a pattern (gpt-4-gizmo-*) is no name and is not listed,
-        though every name it matches can be called and looked up."""
+        """The model names this key can call (can_call), all-tools models whose base model is served included; a
+        pattern (gpt-4-gizmo-*) is no name and is not listed, though every name it matches can be called."""
         names = {name for name, chans in self._exact.items() if any(key.group in c.groups for c in chans)}
+        names |= {m.model for m in self.all_tools.models() if self.channels_for(m.base_model, key.group)}
         if key.allowed_models is not None:
             names |= {m for m in key.allowed_models if not is_pattern(m)}
         return sorted(name for name in names if self.can_call(key, name))
+
+
+def _allow_entries(stored: tuple[str, ...]) -> tuple[AllowEntry, ...]:
+    entries = []
+    for text in stored:
+        try:
+            entries.append(parse_allow_entry(text))
+        except ValueError:  # checked when it was added; an entry no longer valid is skipped, not fatal
+            log.warning("skipping the stored fetch allow-list entry %r: it does not parse", text)
+    return tuple(entries)
 
 
 class CatalogCache:
@@ -96,6 +116,8 @@ class CatalogCache:
         self.current: Catalog | None = None
         self._lock = asyncio.Lock()
         self._stale = asyncio.Event()
+        self.listeners: list[Callable[[Catalog], None]] = []
+        """Called with every catalog loaded (the fetcher follows the stored allow-list this way)."""
 
     @property
     def catalog(self) -> Catalog:
@@ -106,6 +128,8 @@ class CatalogCache:
         async with self._lock:
             rows = await self._db.run(catalog_sql.load_catalog)
             self.current = Catalog(rows, unpriced=self._unpriced)
+            for listener in self.listeners:
+                listener(self.current)
             return self.current
 
     def stale(self) -> None:

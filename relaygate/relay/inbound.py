@@ -36,6 +36,9 @@ class ParsedRequest:
     price_name: str | None = None
     """Billed under this price-table name instead of the model's (a preparation step may set it)."""
 
+    inlined_images: dict[str, str] = field(default_factory=dict)
+    """Image URLs already fetched for an upstream that needs bytes, as data URLs (kept across retries)."""
+
     @property
     def priced_as(self) -> str:
         return self.price_name or self.model

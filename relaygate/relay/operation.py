@@ -18,6 +18,7 @@ from relaygate.core.types import JsonObject, Usage
 from relaygate.providers.base import CallSpec, Provider
 from relaygate.relay.dialects import ClientDialect
 from relaygate.relay.exchange import Inbound
+from relaygate.relay.remote_images import ImageFetcher
 from relaygate.relay.sink import JSON, ClientSink
 from relaygate.relay.upstream import UpstreamResponse
 
@@ -127,6 +128,8 @@ class OperationContext:
     tokens: TokenCounter
     default_max_tokens: int
     max_body_bytes: int
+    images: ImageFetcher | None = None
+    """Fetches media by URL through the guarded fetcher, for upstreams that take only bytes."""
 
 
 class Operation(Protocol[P]):

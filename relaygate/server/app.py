@@ -18,16 +18,28 @@ from relaygate.billing.ledger import Ledger
 from relaygate.billing.tokens import TokenCounter
 from relaygate.config import Settings
 from relaygate.core.records import PriceRecord
+from relaygate.fetch import (
+    DocumentCache,
+    DocumentReader,
+    ExtractLimits,
+    Extractor,
+    FetchPolicy,
+    GuardedFetcher,
+    StaticResolver,
+    SystemResolver,
+)
+from relaygate.fetch.resolver import parse_host_table
 from relaygate.limits.base import RateLimiter
 from relaygate.limits.memory import MemoryRateLimiter
 from relaygate.relay.attempts import Attempts
-from relaygate.relay.catalog import CatalogCache
+from relaygate.relay.catalog import Catalog, CatalogCache
 from relaygate.relay.metrics import RelayMetrics
 from relaygate.relay.operation import OperationContext
 from relaygate.relay.operations import build_operations
 from relaygate.relay.pipeline import Relay
 from relaygate.relay.prober import ChannelProber
 from relaygate.relay.routing import ChannelHealth, ProcessChannelHealth
+from relaygate.relay.steps.file_analysis import FileAnalysis
 from relaygate.relay.upstream import AiohttpTransport
 from relaygate.server import admin_routes, docs_routes, openai_routes, ops_routes, relay_routes
 from relaygate.server.cors import CORS, CorsPolicy
@@ -92,6 +104,23 @@ def _shared_state(settings: Settings, metrics: RelayMetrics) -> tuple[RedisLink 
     return link, limiter, RedisChannelHealth(link, settings.auto_disable_after)
 
 
+def _document_reader(settings: Settings, catalogs: CatalogCache) -> DocumentReader:
+    """The guarded fetcher (following the allow-list kept in the store as the catalog reloads), the extractor and
+    the document cache, as the file-analysis step and image inlining share them."""
+    hosts = parse_host_table(settings.fetch_hosts)
+    fetcher = GuardedFetcher(FetchPolicy.from_settings(settings),
+                             StaticResolver(hosts, SystemResolver()) if hosts else None)
+    fetcher.exempt(catalogs.catalog.fetch_allow)
+    cache = DocumentCache(settings.fetch_cache_ttl, settings.fetch_cache_max_bytes)
+
+    def follow(catalog: Catalog) -> None:
+        if fetcher.exempt(catalog.fetch_allow):
+            cache.clear()  # what a removed entry let in must not outlive it
+
+    catalogs.listeners.append(follow)
+    return DocumentReader(fetcher, Extractor(ExtractLimits.from_settings(settings)), cache)
+
+
 async def _lifespan(app: web.Application, settings: Settings, bootstrap: bool) -> AsyncIterator[None]:
     db = Database(settings.resolved_database_url(), background_checkpoint=True)
     loop = asyncio.get_running_loop()
@@ -114,10 +143,14 @@ async def _lifespan(app: web.Application, settings: Settings, bootstrap: bool) -
                            Lease(db, "channel-prober", ttl=settings.lease_ttl))
     attempts = Attempts(transport=upstream, health=health, metrics=metrics, on_channel_down=prober.channel_down,
                         retry_count=settings.retry_count, default_timeout=settings.upstream_timeout)
-    operations = build_operations(OperationContext(TokenCounter(), settings.default_max_tokens,
-                                                   settings.max_body_bytes))
+    tokens = TokenCounter()
+    reader = _document_reader(settings, catalogs)
+    operations = build_operations(OperationContext(tokens, settings.default_max_tokens, settings.max_body_bytes,
+                                                   images=reader))
+    files = FileAnalysis(reader, catalogs, tokens, max_files=settings.file_analysis_max_files,
+                         max_upload_bytes=settings.fetch_max_bytes)
     relay = Relay(catalogs=catalogs, ledger=ledger, limiter=limiter, attempts=attempts, metrics=metrics,
-                  operations=operations)
+                  operations=operations, steps=[files])
     app[SERVICES] = Services(settings, db, catalogs, ledger, upstream, relay, operator, metrics)
     tasks = [loop.create_task(catalogs.poll_forever()), loop.create_task(prober.run_forever()),
              loop.create_task(prober.lease.keep_forever()), loop.create_task(db.checkpoint_forever()),
@@ -143,6 +176,7 @@ async def _lifespan(app: web.Application, settings: Settings, bootstrap: bool) -
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await relay.drain()
+        await reader.close()
         await ledger.close()
         await upstream.close()
         if link is not None:

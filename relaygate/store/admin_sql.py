@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from relaygate.store import rows
 from relaygate.store.catalog import bump_config_version
 from relaygate.store.rows import Row
-from relaygate.store.tables import channels, groups, prices, request_logs
+from relaygate.store.tables import all_tools_models, channels, fetch_allow, groups, prices, request_logs
 
 
 # channels
@@ -81,6 +81,44 @@ def list_prices(conn: Connection) -> list[Row]:
 
 def delete_price(conn: Connection, model: str) -> bool:
     done = conn.execute(delete(prices).where(prices.c.model == model)).rowcount > 0
+    bump_config_version(conn)
+    return done
+
+
+# all-tools models and the fetcher's allow-list
+def upsert_all_tools(conn: Connection, model: str, values: Mapping[str, Any]) -> Row | None:
+    """Mark a model all-tools; the mark as it was (None when new)."""
+    return _upsert(conn, all_tools_models, "model", {"model": model, **values})
+
+
+def list_all_tools(conn: Connection) -> list[Row]:
+    return [dict(r) for r in conn.execute(select(all_tools_models).order_by(all_tools_models.c.model)).mappings()]
+
+
+def delete_all_tools(conn: Connection, model: str) -> bool:
+    done = conn.execute(delete(all_tools_models).where(all_tools_models.c.model == model)).rowcount > 0
+    bump_config_version(conn)
+    return done
+
+
+def add_fetch_allow(conn: Connection, entry: str, note: str) -> int:
+    """The entry's id; an entry already there keeps its id and takes the new note."""
+    found = rows.by(conn, fetch_allow, "entry", entry)
+    if found is not None:
+        conn.execute(update(fetch_allow).where(fetch_allow.c.id == found["id"]).values(note=note))
+        bump_config_version(conn)
+        return int(found["id"])
+    ident = conn.execute(fetch_allow.insert().values(entry=entry, note=note)).inserted_primary_key
+    bump_config_version(conn)
+    return int(ident[0]) if ident is not None else 0
+
+
+def list_fetch_allow(conn: Connection) -> list[Row]:
+    return [dict(r) for r in conn.execute(select(fetch_allow).order_by(fetch_allow.c.id)).mappings()]
+
+
+def delete_fetch_allow(conn: Connection, entry_id: int) -> bool:
+    done = conn.execute(delete(fetch_allow).where(fetch_allow.c.id == entry_id)).rowcount > 0
     bump_config_version(conn)
     return done
 

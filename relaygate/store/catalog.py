@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import ip_network
 from typing import Any
 
 from sqlalchemy import Connection, select, update
 
 from relaygate.core.bounds import MAX_MULTIPLIER, MAX_USD, within
-from relaygate.core.records import ChannelRecord, GroupRecord, KeyRecord, PriceRecord
+from relaygate.core.records import AllToolsRecord, ChannelRecord, GroupRecord, KeyRecord, PriceRecord
 from relaygate.store.notices import notify_config_changed
-from relaygate.store.tables import channels, groups, keys, prices, settings_kv, users
+from relaygate.store.tables import (
+    all_tools_models,
+    channels,
+    fetch_allow,
+    groups,
+    keys,
+    prices,
+    settings_kv,
+    users,
+)
 
 log = logging.getLogger("relaygate.catalog")
 
@@ -31,6 +40,10 @@ class CatalogRows:
     channels: tuple[ChannelRecord, ...]
     prices: dict[str, PriceRecord]
     groups: dict[str, GroupRecord]
+    all_tools: dict[str, AllToolsRecord] = field(default_factory=dict)
+    """The operator's all-tools marks, by model."""
+    fetch_allow: tuple[str, ...] = ()
+    """The fetcher's allow-list entries kept in the store (checked when they were added)."""
 
 
 def config_version(conn: Connection) -> int:
@@ -110,7 +123,13 @@ def load_catalog(conn: Connection) -> CatalogRows:
         else:
             log.warning("the stored multiplier of group %r is not a usable number; 1.0 until it is set again",
                         r["name"])
-    return CatalogRows(version, keys_by_hash, channel_records, price_records, group_records)
+    marks = {
+        r["model"]: AllToolsRecord(model=r["model"], base_model=r["base_model"], vision=r["vision"],
+                                   context_tokens=r["context_tokens"], enabled=r["enabled"])
+        for r in conn.execute(select(all_tools_models)).mappings()
+    }
+    allowed = tuple(conn.execute(select(fetch_allow.c.entry).order_by(fetch_allow.c.id)).scalars())
+    return CatalogRows(version, keys_by_hash, channel_records, price_records, group_records, marks, allowed)
 
 
 def _price_record(r: Mapping[Any, Any]) -> PriceRecord | None:

@@ -202,3 +202,24 @@ leases = Table(
     Column("holder", String(128), nullable=False),
     Column("expires_at", Float, nullable=False),
 )
+
+all_tools_models = Table(
+    "all_tools_models",
+    metadata,
+    Column("model", String(128), primary_key=True),
+    Column("base_model", String(128), nullable=False),
+    Column("vision", Boolean, nullable=True),
+    Column("context_tokens", Integer, nullable=True),
+    Column("enabled", Boolean, nullable=False, default=True),
+)
+"""Models the operator marks all-tools (they read the files their messages name), or un-marks (enabled false)."""
+
+fetch_allow = Table(
+    "fetch_allow",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("entry", String(255), nullable=False, unique=True),
+    Column("note", String(255), nullable=False, default=""),
+)
+"""Allow-list entries (host:port, IP, CIDR) exempt from the fetcher's private-address block, beside
+RELAYGATE_FETCH_ALLOW."""

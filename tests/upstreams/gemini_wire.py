@@ -440,6 +440,10 @@ def validate_request(req: dict[str, Any], *, require_thought_signatures: bool = 
         raise invalid_argument("".join(rules.lines))
 
 
+_GOOGLE_FILE = re.compile(r"https://generativelanguage\.googleapis\.com/v1beta/files/[a-z0-9-]+$"
+                          r"|https://(www\.)?youtube\.com/watch\?v=[\w-]+$|https://youtu\.be/[\w-]+$")
+
+
 def _check_part(rules: _Rules, part: dict[str, Any], path: str, role: str) -> None:
     data = [k for k in PART_DATA if k in part]
     if not data:
@@ -456,6 +460,9 @@ def _check_part(rules: _Rules, part: dict[str, Any], path: str, role: str) -> No
             rules.bad(f"{path}.inline_data.data", "data is required")
     elif kind == "fileData" and not part[kind].get("fileUri"):
         rules.bad(f"{path}.file_data.file_uri", "file_uri is required")
+    elif kind == "fileData" and not _GOOGLE_FILE.match(str(part[kind]["fileUri"])):
+        # fileData names a file Google holds (the Files API; YouTube for video), never a page on the web
+        rules.plain(f"Invalid or unsupported file uri: {part[kind]['fileUri']}")
     elif kind in ("functionCall", "executableCode", "codeExecutionResult") and role != "model":
         rules.bad(f"{path}.{snake(kind)}", f"{snake(kind)} comes from the model: it belongs in a turn with role "
                                            f"\"model\", not \"{role}\"")

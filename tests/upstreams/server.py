@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import ssl
 import threading
 from types import TracebackType
 from typing import Any, Self
@@ -26,6 +27,9 @@ class MockServer(abc.ABC):
         self._startup_error: BaseException | None = None
         self._port = 0
         self._mode = "ok"
+        self.bind: tuple[str, int] = ("127.0.0.1", 0)
+        """Where to listen (a free port on 127.0.0.1 unless a subclass says otherwise)."""
+        self.ssl_context: ssl.SSLContext | None = None
 
     @abc.abstractmethod
     async def _handle(self, request: web.Request) -> web.StreamResponse:
@@ -103,7 +107,7 @@ class MockServer(abc.ABC):
             app.router.add_route("*", "/{tail:.*}", self._handle)
             runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2, handler_cancellation=True)
             loop.run_until_complete(runner.setup())
-            loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", 0).start())
+            loop.run_until_complete(web.TCPSite(runner, *self.bind, ssl_context=self.ssl_context).start())
             self._port = int(runner.addresses[0][1])
             self._loop, self._runner = loop, runner
         except BaseException as exc:

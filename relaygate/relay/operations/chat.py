@@ -3,6 +3,7 @@ Gemini (/v1beta/models/{model}:generateContent) front doors."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import ClassVar
 
 from relaygate.billing.estimate import token_estimate
@@ -13,6 +14,7 @@ from relaygate.relay.exchange import Inbound
 from relaygate.relay.inbound import ParsedRequest, fail, read_common
 from relaygate.relay.json_delivery import deliver_json, json_call
 from relaygate.relay.operation import Attempt, Metered, OperationContext, Route, RouteDoc
+from relaygate.relay.remote_images import inline_images
 from relaygate.relay.sink import ClientSink
 from relaygate.relay.upstream import UpstreamResponse
 
@@ -76,7 +78,11 @@ class ChatOperation:
                               choices=parsed.choices)
 
     async def call(self, parsed: ParsedRequest, provider: Provider, upstream_model: str) -> CallSpec:
-        return json_call(CHAT, "/chat/completions", parsed, provider, upstream_model)
+        spec = json_call(CHAT, "/chat/completions", parsed, provider, upstream_model)
+        if spec.passthrough or self._ctx.images is None:
+            return spec
+        body = await inline_images(spec.body, provider.image_urls, self._ctx.images, parsed.inlined_images)
+        return spec if body is spec.body else dataclasses.replace(spec, body=body)
 
     async def deliver(self, attempt: Attempt, parsed: ParsedRequest, resp: UpstreamResponse,
                       sink: ClientSink) -> Metered:
