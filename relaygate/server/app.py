@@ -28,6 +28,7 @@ from relaygate.relay.operation import OperationContext
 from relaygate.relay.operations import build_operations
 from relaygate.relay.pipeline import Relay
 from relaygate.relay.prober import ChannelProber
+from relaygate.relay.response_memory import ResponseMemory
 from relaygate.relay.routing import ChannelHealth, ProcessChannelHealth
 from relaygate.relay.shared_health import RedisChannelHealth
 from relaygate.relay.upstream import AiohttpTransport
@@ -100,14 +101,16 @@ async def _lifespan(app: web.Application, settings: Settings, bootstrap: bool) -
     attempts = Attempts(transport=upstream, health=health, metrics=metrics, on_channel_down=prober.channel_down,
                         retry_count=settings.retry_count, default_timeout=settings.upstream_timeout)
     operations = build_operations(OperationContext(TokenCounter(), settings.default_max_tokens,
-                                                   settings.max_body_bytes))
+                                                   settings.max_body_bytes, store=db,
+                                                   keep_seconds=settings.responses_ttl))
     relay = Relay(catalogs=catalogs, ledger=ledger, limiter=limiter, attempts=attempts, metrics=metrics,
                   operations=operations)
     app[SERVICES] = Services(settings, db, catalogs, ledger, upstream, relay, operator, metrics)
     tasks = [loop.create_task(catalogs.poll_forever()), loop.create_task(prober.run_forever()),
              loop.create_task(prober.lease.keep_forever()), loop.create_task(db.checkpoint_forever()),
              loop.create_task(ledger.holding.run_forever()),
-             loop.create_task(follow_config_changes(db, catalogs.stale))]
+             loop.create_task(follow_config_changes(db, catalogs.stale)),
+             loop.create_task(ResponseMemory(db, settings.responses_ttl).purge_forever())]
     if isinstance(health, RedisChannelHealth):
         tasks.append(loop.create_task(health.follow_forever()))
     # Everything built so far lives as long as the process: move it out of the collector's sight, so a full
