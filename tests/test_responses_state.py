@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import UPSTREAM_KEY, Relaygate, Tenant, make_tenant
 from tests.test_responses import parse_events
+from tests.upstreams.anthropic_mock import MockAnthropic
 from tests.upstreams.openai_mock import MockOpenAI
 
 PRICE = {"input_per_1m": 2.5, "output_per_1m": 10.0}
@@ -203,3 +204,43 @@ def test_input_tokens_are_counted_upstream_and_cost_nothing(relaygate: Relaygate
     row = relaygate.ok("GET", f"/api/logs?key_id={tenant.key_id}")[0]
     assert (row["endpoint"], row["cost"]) == ("responses.input_tokens", 0)
     assert spent(relaygate, tenant) == 0
+
+
+def test_responses_are_remembered_on_both_store_backends(store_relaygate: Relaygate,
+                                                         fakes: tuple[MockOpenAI, MockOpenAI]) -> None:
+    """SQLite and PostgreSQL: pinned follow-ups, key isolation, a relayed conversation, billing a background response
+    once, forgetting a deleted one."""
+    rg = store_relaygate
+    for fake in fakes:
+        fake.reset()
+        fake.responses.background_seconds = 0.0
+    tenant = make_tenant(rg, [f.base_url for f in fakes], models=["gpt-4o-mini"], quota=10**9)
+    rg.ok("PUT", "/api/prices/gpt-4o-mini", PRICE)
+    with MockAnthropic(api_keys=[UPSTREAM_KEY], models=["claude-sonnet-4-20250514"]) as claude, \
+            rg.client(tenant.key) as client:
+        rg.ok("POST", "/api/channels", {"name": f"{tenant.group}-claude", "type": "anthropic",
+                                        "base_url": claude.base_url, "credentials": [UPSTREAM_KEY],
+                                        "models": ["claude-sonnet-4-20250514"], "groups": [tenant.group]})
+        rg.ok("PUT", "/api/prices/claude-sonnet-4-20250514", PRICE)
+        rg.wait_for(lambda: rg.http.post("/v1/responses", headers={"Authorization": f"Bearer {tenant.key}"}, json={
+            "model": "claude-sonnet-4-20250514", "input": "ping", "store": False}).status_code == 200)
+        first = client.responses.create(model="gpt-4o-mini", input="hello")
+        second = client.responses.create(model="gpt-4o-mini", input="again", previous_response_id=first.id)
+        assert second.id in maker(fakes, first.id).responses.stored
+        talk = client.responses.create(model="claude-sonnet-4-20250514", input="My name is Ada.")
+        client.responses.create(model="claude-sonnet-4-20250514", input="Name?", previous_response_id=talk.id)
+        assert claude.requests[-1].json["messages"][0]["content"][0]["text"] == "My name is Ada."
+        queued = client.responses.create(model="gpt-4o-mini", input="later", background=True)
+        time.sleep(0.05)
+        done = client.responses.retrieve(queued.id)
+        client.responses.retrieve(queued.id)
+        client.responses.delete(first.id)
+        with pytest.raises(openai.NotFoundError):
+            client.responses.retrieve(first.id)
+    other = rg.ok("POST", "/api/keys", {"user_id": tenant.user_id, "name": "other"})["key"]
+    rg.wait_for(lambda: rg.http.get("/v1/models", headers={"Authorization": f"Bearer {other}"}).status_code == 200)
+    with rg.client(other) as intruder, pytest.raises(openai.NotFoundError):
+        intruder.responses.retrieve(second.id)
+    rows = rg.ok("GET", f"/api/logs?key_id={tenant.key_id}")
+    billed = [(r["status"], r["cost"]) for r in rows if r["endpoint"] == "responses.retrieve"]
+    assert sorted(billed) == [(200, 0), (200, cost(done.usage)), (404, 0)]

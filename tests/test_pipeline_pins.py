@@ -1,0 +1,110 @@
+"""The seam's pins and keeps, in-process over the mock transport: a request continuing an earlier one (a stored
+response) goes only to the channel that made it and only for the key that made it; what an answer leaves in the
+store is written with its settlement (before its last byte), and never for a broken answer."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import orjson
+import pytest
+
+from relaygate.admin import schemas as s
+from relaygate.core.errors import BadRequest, NotFound, ServiceUnavailable
+from relaygate.providers.base import UpstreamRequest
+from tests.mock_transport import Reply
+from tests.test_pipeline import Harness, Sink, run  # noqa: F401 -- `run` is the harness fixture
+
+CHANNELS = [{"type": "openai", "base_url": f"http://{name}.test", "models": ["gpt-4o-mini"], "priority": priority}
+            for name, priority in (("a", 0), ("b", 10))]
+"""b comes first in routing; a request made on a (b failed) must stay on a."""
+
+
+def _answering(failing_first: str | None = None) -> Any:
+    ids = itertools.count(1)
+    failed: list[str] = []
+
+    def handler(req: UpstreamRequest) -> Reply:
+        host = req.url.split("/")[2]
+        if host == failing_first and not failed:
+            failed.append(host)
+            return Reply(status=500, chunks=[b'{"error": {"message": "down"}}'])
+        if req.method == "GET":
+            return Reply(chunks=[orjson.dumps({"id": req.url.rsplit("/", 1)[1], "object": "response"})])
+        body = {"id": f"resp_{next(ids)}", "object": "response", "status": "completed",
+                "usage": {"input_tokens": 3, "output_tokens": 2, "total_tokens": 5}}
+        if isinstance(req.body, bytes) and orjson.loads(req.body).get("stream"):
+            events = [{"type": "response.created", "response": {**body, "status": "in_progress", "usage": None},
+                       "sequence_number": 0},
+                      {"type": "response.output_text.delta", "delta": "hi", "sequence_number": 1},
+                      {"type": "response.completed", "response": body, "sequence_number": 2}]
+            return Reply(chunks=[b"event: " + e["type"].encode() + b"\ndata: " + orjson.dumps(e) + b"\n\n"
+                                 for e in events], content_type="text/event-stream", broken_after=2)
+        return Reply(chunks=[orjson.dumps(body)])
+
+    return handler
+
+
+def _kept(h: Harness) -> list[dict[str, Any]]:
+    with h.db.engine.begin() as conn:
+        return [dict(r) for r in conn.exec_driver_sql("SELECT * FROM kept_responses").mappings()]
+
+
+def test_a_follow_up_goes_only_to_the_channel_that_made_what_it_continues(run: Any) -> None:  # noqa: F811
+    async def scenario(h: Harness) -> None:
+        made = orjson.loads((await h.call("responses", {"model": "gpt-4o-mini", "input": "hi"})).sent[0][1])
+        assert [r.url.split("/")[2] for r in h.transport.requests] == ["b.test", "a.test"]
+        follow = {"model": "gpt-4o-mini", "input": "again", "previous_response_id": made["id"]}
+        for _ in range(3):
+            await h.call("responses", follow)
+            await h.call("responses.retrieve", None, params={"response_id": made["id"]})
+        assert {r.url.split("/")[2] for r in h.transport.requests[2:]} == {"a.test"}
+        assert h.transport.requests[-1].method == "GET" and h.transport.requests[-1].body is None
+
+    run(_answering(failing_first="b.test"), CHANNELS, scenario)
+
+
+def test_another_key_gets_the_pins_refusal_and_reaches_no_upstream(run: Any) -> None:  # noqa: F811
+    async def scenario(h: Harness) -> None:
+        made = orjson.loads((await h.call("responses", {"model": "gpt-4o-mini", "input": "hi"})).sent[0][1])
+        other = (await h.operator.create_key(s.KeyIn(user_id=h.user_id))).key
+        await h.catalogs.reload()
+        asked = len(h.transport.requests)
+        with pytest.raises(BadRequest, match="Previous response with id"):
+            await h.call("responses", {"model": "gpt-4o-mini", "input": "x", "previous_response_id": made["id"]},
+                         key=other)
+        with pytest.raises(NotFound, match=f"Response with id '{made['id']}' not found"):
+            await h.call("responses.retrieve", None, key=other, params={"response_id": made["id"]})
+        assert len(h.transport.requests) == asked
+        await h.ledger.drain()
+        assert [r["status"] for r in h.logs()[-2:]] == [400, 404]
+
+    run(_answering(), CHANNELS, scenario)
+
+
+def test_a_pinned_channel_that_is_gone_is_said_so(run: Any) -> None:  # noqa: F811
+    async def scenario(h: Harness) -> None:
+        made = orjson.loads((await h.call("responses", {"model": "gpt-4o-mini", "input": "hi"})).sent[0][1])
+        await h.operator.update_channel(2, s.ChannelPatch(models=["gpt-4o"]))
+        await h.catalogs.reload()
+        with pytest.raises(ServiceUnavailable, match="no longer serves 'gpt-4o-mini'"):
+            await h.call("responses.retrieve", None, params={"response_id": made["id"]})
+
+    run(_answering(), CHANNELS, scenario)
+
+
+def test_what_an_answer_keeps_is_stored_before_its_last_byte_and_never_for_a_broken_one(run: Any) -> None:  # noqa: F811
+    async def scenario(h: Harness) -> None:
+        sink = await h.call("responses", {"model": "gpt-4o-mini", "input": "hi"}, Sink(lambda: len(_kept(h))))
+        assert sink.balance_at_end == 1  # the row was there when the answer went out
+        (row,) = _kept(h)
+        assert (row["channel_id"], row["model"], bool(row["relayed"]), bool(row["billed"])) == (
+            2, "gpt-4o-mini", False, True)
+        broken = await h.call("responses", {"model": "gpt-4o-mini", "input": "hi", "stream": True})
+        assert broken.closed_with is not None and b"response.failed" in broken.closed_with
+        assert len(_kept(h)) == 1
+        unstored = await h.call("responses", {"model": "gpt-4o-mini", "input": "hi", "store": False})
+        assert unstored.sent[0][0] == 200 and len(_kept(h)) == 1
+
+    run(_answering(), CHANNELS, scenario)
