@@ -4,7 +4,10 @@ store is written with its settlement (before its last byte), and never for a bro
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
+import time
 from typing import Any
 
 import orjson
@@ -13,6 +16,7 @@ import pytest
 from relaygate.admin import schemas as s
 from relaygate.core.errors import BadRequest, NotFound, ServiceUnavailable
 from relaygate.providers.base import UpstreamRequest
+from relaygate.relay.response_memory import ResponseMemory
 from tests.mock_transport import Reply
 from tests.test_pipeline import Harness, Sink, run  # noqa: F401 -- `run` is the harness fixture
 
@@ -106,5 +110,26 @@ def test_what_an_answer_keeps_is_stored_before_its_last_byte_and_never_for_a_bro
         assert len(_kept(h)) == 1
         unstored = await h.call("responses", {"model": "gpt-4o-mini", "input": "hi", "store": False})
         assert unstored.sent[0][0] == 200 and len(_kept(h)) == 1
+
+    run(_answering(), CHANNELS, scenario)
+
+
+def test_expired_responses_are_forgotten_and_purged(run: Any) -> None:  # noqa: F811
+    async def scenario(h: Harness) -> None:
+        made = orjson.loads((await h.call("responses", {"model": "gpt-4o-mini", "input": "hi"})).sent[0][1])
+        with h.db.engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE kept_responses SET expires_at = ?", (time.time() - 1,))
+        with pytest.raises(NotFound):  # expired: as if it never was, even before the purge
+            await h.call("responses.retrieve", None, params={"response_id": made["id"]})
+        memory = ResponseMemory(h.db, ttl=60)
+        purging = asyncio.get_running_loop().create_task(memory.purge_forever(interval=0.01))
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if not _kept(h):
+                break
+        purging.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await purging
+        assert _kept(h) == []
 
     run(_answering(), CHANNELS, scenario)
