@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from relaygate.admin import schemas as s
-from relaygate.core.errors import BadRequest, NotFound, ServiceUnavailable
+from relaygate.core.errors import BadRequest, NotFound, ServiceUnavailable, UpstreamFailed
 from relaygate.providers.base import UpstreamRequest
 from relaygate.relay.response_memory import ResponseMemory
 from tests.mock_transport import Reply
@@ -133,3 +133,71 @@ def test_expired_responses_are_forgotten_and_purged(run: Any) -> None:  # noqa: 
         assert _kept(h) == []
 
     run(_answering(), CHANNELS, scenario)
+
+
+def test_a_follow_up_whose_channel_now_speaks_chat_is_refused_clearly(run: Any) -> None:  # noqa: F811
+    """A channel deleted and its id taken by one of another kind (SQLite reuses the highest id): what the old
+    upstream keeps cannot be continued, retrieved or counted there."""
+    async def scenario(h: Harness) -> None:
+        made = orjson.loads((await h.call("responses", {"model": "gpt-4o-mini", "input": "hi"})).sent[0][1])
+        await h.operator.delete_channel(2)
+        new = await h.operator.create_channel(s.ChannelIn(name="claude", type="anthropic", base_url="http://c.test",
+                                                          credentials=["sk-up"], models=["gpt-4o-mini"]))
+        assert new.id == 2
+        await h.catalogs.reload()
+        asked = len(h.transport.requests)
+        with pytest.raises(BadRequest, match="is kept by its upstream, which this channel cannot reach"):
+            await h.call("responses", {"model": "gpt-4o-mini", "input": "x", "previous_response_id": made["id"]})
+        with pytest.raises(BadRequest, match="does not serve this endpoint"):
+            await h.call("responses.retrieve", None, params={"response_id": made["id"]})
+        assert len(h.transport.requests) == asked
+
+    run(_answering(), CHANNELS, scenario)
+
+
+def test_a_conversation_kept_here_is_not_asked_of_an_upstream(run: Any) -> None:  # noqa: F811
+    """A response relaygate produced over Claude is kept here: an upstream that speaks the Responses API, now on
+    its channel's id, is never asked about it."""
+    model = "claude-3-5-sonnet-20241022"
+
+    def handler(req: UpstreamRequest) -> Reply:
+        return Reply(chunks=[orjson.dumps({
+            "id": "msg_1", "type": "message", "role": "assistant", "model": model, "stop_reason": "end_turn",
+            "stop_sequence": None, "content": [{"type": "text", "text": "hello"}],
+            "usage": {"input_tokens": 3, "output_tokens": 1}})])
+
+    async def scenario(h: Harness) -> None:
+        made = orjson.loads((await h.call("responses", {"model": model, "input": "hi"})).sent[0][1])
+        assert made["output"][0]["content"][0]["text"] == "hello"
+        (kept,) = _kept(h)
+        assert bool(kept["relayed"]) and orjson.loads(kept["conversation"])[-1]["content"][0]["text"] == "hello"
+        await h.operator.delete_channel(1)
+        await h.operator.create_channel(s.ChannelIn(name="gpt", base_url="http://g.test", credentials=["sk-up"],
+                                                    models=[model]))
+        await h.catalogs.reload()
+        asked = len(h.transport.requests)
+        with pytest.raises(BadRequest, match="produced by relaygate over a chat channel"):
+            await h.call("responses.retrieve", None, params={"response_id": made["id"]})
+        assert len(h.transport.requests) == asked
+
+    run(handler, [{"type": "anthropic", "base_url": "http://c.test", "models": [model]}], scenario)
+
+
+def test_an_unusable_responses_answer_is_retried_on_the_next_channel(run: Any) -> None:  # noqa: F811
+    """A stream request answered whole, or an answer that is not JSON, is the channel's failure: the next one
+    answers, and nothing of the first reached the client."""
+    def handler(req: UpstreamRequest) -> Reply:
+        if req.url.startswith("http://b.test"):
+            return Reply(chunks=[b"<html>busy</html>"], content_type="text/html")
+        return _answering()(req) if b'"stream"' not in (req.body or b"") else Reply(chunks=[b'{"id":"resp_x"}'])
+
+    async def scenario(h: Harness) -> None:
+        sink = await h.call("responses", {"model": "gpt-4o-mini", "input": "hi"})
+        assert sink.sent[0][0] == 200
+        assert [r.url.split("/")[2] for r in h.transport.requests] == ["b.test", "a.test"]
+        with pytest.raises(UpstreamFailed):
+            await h.call("responses", {"model": "gpt-4o-mini", "input": "hi", "stream": True})
+        await h.ledger.drain()
+        assert (h.logs()[-1]["status"], h.logs()[-1]["cost"]) == (502, 0)
+
+    run(handler, CHANNELS, scenario)
