@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     upstream_connect_timeout: float = Field(default=10.0, gt=0)
     upstream_timeout: float = Field(default=300.0, gt=0, description="default read timeout per channel")
     default_max_tokens: int = Field(default=4096, ge=1, description="reserved output when a request sets none")
+    responses_ttl: float = Field(
+        default=30 * 86400.0, gt=0, description="seconds a Responses API response is remembered for its follow-ups "
+        "(its channel and key; on Claude and Gemini channels its conversation too)")
     allow_unpriced_models: bool = False
     unpriced_input_per_1m: float = 0.0
     unpriced_output_per_1m: float = 0.0

@@ -396,6 +396,12 @@ THINKING: Any = {"type": "enabled", "budget_tokens": 1024}
      "`temperature` may only be set to 1 when thinking is enabled"),
     ({"thinking": THINKING, "max_tokens": 2048, "tools": [WEATHER], "tool_choice": {"type": "any"}},
      "Thinking may not be enabled when tool_choice forces tool use."),
+    ({"thinking": THINKING, "max_tokens": 2048, "tools": [WEATHER], "messages": [
+        *CHAT, {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_a", "name": "get_weather",
+                                                  "input": {}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_a", "content": "rain"}]}]},
+     "messages.1.content.0.type: Expected `thinking` or `redacted_thinking`, but found `tool_use`. When `thinking` "
+     "is enabled, a final `assistant` message must start with a thinking block"),
     ({"model": 5}, "model: Input should be a valid, non-empty string"),
 ])
 def test_malformed_requests_are_rejected_naming_the_field(mock: MockAnthropic, http: httpx.Client,

@@ -29,7 +29,11 @@ from tests.upstreams.openai_mock import MockOpenAI
 REQUESTS = 40
 
 
-async def _drive(tmp_path: Path, upstream: MockOpenAI) -> tuple[Counter[str], int]:
+CHAT = ("/v1/chat/completions", {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})
+
+
+async def _drive(tmp_path: Path, upstream: MockOpenAI,
+                 route: tuple[str, dict[str, Any]] = CHAT) -> tuple[Counter[str], int]:
     settings = Settings(data_dir=tmp_path, admin_key=ADMIN_KEY, port=free_port(), config_poll_interval=3600,
                         probe_interval=3600, lease_ttl=3600, access_log=True)
     app = create_app(settings)
@@ -54,13 +58,13 @@ async def _drive(tmp_path: Path, upstream: MockOpenAI) -> tuple[Counter[str], in
             event.listen(engine, "connect", trace)
             engine.dispose()
             auth = {"Authorization": f"Bearer {key}"}
-            body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
-            before = upstream.count("/chat/completions")
+            path, body = route
+            before = upstream.count(path.removeprefix("/v1"))
             for i in range(REQUESTS):
-                resp = await http.post("/v1/chat/completions", headers=auth, json={**body, "stream": i % 2 == 0})
+                resp = await http.post(path, headers=auth, json={**body, "stream": i % 2 == 0})
                 assert resp.status == 200
                 await resp.read()
-            calls = upstream.count("/chat/completions") - before
+            calls = upstream.count(path.removeprefix("/v1")) - before
             during = Counter(statements)  # not what shutting down runs (the prober's lease handed back)
     finally:
         await runner.cleanup()
@@ -81,6 +85,18 @@ def test_a_relayed_request_costs_one_upstream_call_and_a_bounded_number_of_state
     # PRAGMAs set up a connection once (there are a handful), never per request
     assert statements["PRAGMA"] <= 8, statements
     assert sum(statements.values()) - statements["PRAGMA"] <= 11 * REQUESTS + 4, statements
+
+
+def test_a_stored_response_is_remembered_inside_its_settlement(tmp_path: Path, mock: MockOpenAI) -> None:
+    """/v1/responses remembers each stored response (its channel and key) with one more INSERT in the settlement's
+    transaction: no read, no transaction of its own."""
+    chat, _ = asyncio.run(_drive(tmp_path / "chat", mock))
+    statements, calls = asyncio.run(_drive(tmp_path / "responses", mock, ("/v1/responses", {
+        "model": "gpt-4o-mini", "input": "hi"})))
+    assert calls == REQUESTS
+    assert statements["SELECT"] == 0, statements
+    assert statements["INSERT"] - chat["INSERT"] == REQUESTS, (statements, chat)
+    assert statements["BEGIN"] == chat["BEGIN"] and statements["COMMIT"] == chat["COMMIT"], (statements, chat)
 
 
 def _ledger_db(tmp_path: Path, quota: int, **options: Any) -> Database:

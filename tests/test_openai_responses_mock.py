@@ -124,6 +124,14 @@ def test_a_stream_carries_every_event_in_openai_order(mock: MockOpenAI) -> None:
     assert mock.responses.stored[final["id"]].final == final
 
 
+def test_the_bytes_of_each_stream_are_kept_by_response_id(mock: MockOpenAI) -> None:
+    with httpx.Client(timeout=10) as http:
+        raw = http.post(f"{mock.base_url}/responses", headers={"Authorization": f"Bearer {KEY}"},
+                        json={"model": "gpt-4o", "input": "say hello", "stream": True})
+    events = parse_sse(raw.text)
+    assert mock.responses.streamed[events[0]["response"]["id"]] == raw.content
+
+
 def test_obfuscation_is_left_out_when_the_client_turns_it_off(mock: MockOpenAI) -> None:
     events = stream(mock, model="gpt-4o", input="hi", stream_options={"include_obfuscation": False})
     assert not any("obfuscation" in e for e in events)

@@ -14,7 +14,10 @@ from tests.upstreams.openai_mock import MockOpenAI
 
 CLIENT_ROUTES = {("POST", "/v1/chat/completions"), ("POST", "/v1/completions"), ("POST", "/v1/embeddings"),
                  ("GET", "/v1/models"), ("GET", "/v1/models/1"), ("POST", "/v1/messages"),
-                 ("POST", "/v1beta/models/1:generateContent"), ("POST", "/v1beta/models/1:streamGenerateContent")}
+                 ("POST", "/v1beta/models/1:generateContent"), ("POST", "/v1beta/models/1:streamGenerateContent"),
+                 ("POST", "/v1/responses"), ("GET", "/v1/responses/1"), ("DELETE", "/v1/responses/1"),
+                 ("POST", "/v1/responses/1/cancel"), ("GET", "/v1/responses/1/input_items"),
+                 ("POST", "/v1/responses/input_tokens")}
 
 
 def _document(rg: Relaygate) -> dict[str, Any]:

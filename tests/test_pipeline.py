@@ -135,8 +135,9 @@ class Harness:
 
         attempts = Attempts(transport=self.transport, health=ProcessChannelHealth(5), metrics=metrics,
                             on_channel_down=down, retry_count=2, default_timeout=5)
+        operations = build_operations(OperationContext(TokenCounter(), 4096, 10**7, store=self.db))
         self.relay = Relay(catalogs=self.catalogs, ledger=self.ledger, limiter=self.limiter, attempts=attempts,
-                           metrics=metrics, operations=build_operations(OperationContext(TokenCounter(), 4096, 10**7)),
+                           metrics=metrics, operations=operations,
                            steps=self.steps)
 
     def balance(self) -> int:
@@ -147,9 +148,10 @@ class Harness:
         with self.db.engine.begin() as conn:
             return [dict(r) for r in conn.exec_driver_sql("SELECT * FROM request_logs ORDER BY id").mappings()]
 
-    async def call(self, operation: str, body: Any, sink: Sink | None = None) -> Sink:
+    async def call(self, operation: str, body: Any, sink: Sink | None = None, *, key: str | None = None,
+                   params: Mapping[str, str] | None = None) -> Sink:
         sink = sink or Sink(self.balance)
-        inbound = Inbound(Body(body), self.key, "127.0.0.1", "req_test", {})
+        inbound = Inbound(Body(body), key or self.key, "127.0.0.1", "req_test", params or {})
         await self.relay.handle(operation, ROUTES[operation], inbound, sink)
         return sink
 

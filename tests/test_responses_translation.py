@@ -137,7 +137,12 @@ def test_any_valid_responses_request_becomes_a_chat_request_every_strict_fake_ac
         assert chat["reasoning_effort"] == body["reasoning"]["effort"]
         claude = anthropic.chat_to_messages(chat, "claude-x")
         forced = chat.get("tool_choice") == "required" or isinstance(chat.get("tool_choice"), dict)
-        if body["reasoning"]["effort"] != "minimal" and not forced:
+        # a turn answering tool use cannot give Claude that turn's signed thinking back: thinking is off then
+        roles = [m["role"] for m in chat["messages"]]
+        answers_tools = "tool" in roles[len(roles) - roles[::-1].index("assistant"):] if "assistant" in roles else False
+        if answers_tools:
+            assert "thinking" not in claude
+        elif body["reasoning"]["effort"] != "minimal" and not forced:
             # thinking: budget ≥ 1,024 below max_tokens, no temperature (forced tool use rules thinking out)
             assert 1024 <= claude["thinking"]["budget_tokens"] < claude["max_tokens"]
             assert "temperature" not in claude

@@ -109,6 +109,22 @@ def test_claude_gets_no_thinking_when_the_client_forces_a_tool() -> None:
     assert auto["thinking"] == {"type": "enabled", "budget_tokens": 24576}
 
 
+def test_claude_gets_no_thinking_for_a_turn_answering_tool_use() -> None:
+    """Claude wants the signed thinking of the turn whose tool use is answered; chat cannot give it back, so that
+    turn goes without thinking (the turn after it, a new user message, thinks again)."""
+    loop = [{"role": "user", "content": "weather?"},
+            {"type": "function_call", "call_id": "call_1", "name": "get_weather", "arguments": '{"city":"Paris"}'},
+            {"type": "function_call_output", "call_id": "call_1", "output": "sunny"}]
+    body = {"model": "m", "input": loop, "tools": [WEATHER], "reasoning": {"effort": "medium"}}
+    claude = anthropic.chat_to_messages(responses.responses_to_chat(body), "claude-x")
+    anthropic_wire.validate_request(claude)
+    assert "thinking" not in claude
+    after = [*loop, {"role": "assistant", "content": "It is sunny."}, {"role": "user", "content": "thanks"}]
+    claude = anthropic.chat_to_messages(responses.responses_to_chat({**body, "input": after}), "claude-x")
+    anthropic_wire.validate_request(claude)
+    assert claude["thinking"] == {"type": "enabled", "budget_tokens": 8192}
+
+
 def test_usage_maps_both_ways_with_its_details() -> None:
     wire = {"input_tokens": 100, "input_tokens_details": {"cached_tokens": 40, "cache_write_tokens": 10},
             "output_tokens": 30, "output_tokens_details": {"reasoning_tokens": 12}, "total_tokens": 130}

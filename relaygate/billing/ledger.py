@@ -20,6 +20,8 @@ from relaygate.store.ledger_sql import LedgerStatements
 log = logging.getLogger("relaygate.ledger")
 
 Shortfall = Literal["key", "user"]
+Also = Callable[[Connection, LogRow], None]
+"""Statements a settled request adds to its settlement's transaction (what it made, for later requests to find)."""
 
 
 @dataclass(slots=True)
@@ -46,6 +48,7 @@ class _Op:
     actual: int = 0
     log_row: LogRow | None = None
     future: asyncio.Future[int | str | None] | None = field(default=None)
+    also: Also | None = None
 
 
 class Ledger:
@@ -82,11 +85,12 @@ class Ledger:
         self._open += 1
         return res
 
-    async def settle(self, res: Reservation, actual: int, log_row: LogRow) -> int:
-        """Charge the real cost (refunding the rest) and write the log row, durably unless relaxed; returns what
-        was charged (the cost, or less when it ran past the reservation and the balance)."""
+    async def settle(self, res: Reservation, actual: int, log_row: LogRow, *, also: Also | None = None) -> int:
+        """Charge the real cost (refunding the rest) and write the log row, and what `also` writes, in one
+        transaction, durably unless relaxed; returns what was charged (the cost, or less when it ran past the
+        reservation and the balance)."""
         self._close(res)
-        charged = await self._submit(_Op("settle", res, actual, log_row), wait=self._durable)
+        charged = await self._submit(_Op("settle", res, actual, log_row, also=also), wait=self._durable)
         return charged if isinstance(charged, int) else actual
 
     async def release(self, res: Reservation, log_row: LogRow) -> None:
@@ -210,6 +214,9 @@ def _batch_runner(batch: list[_Op]) -> Callable[[Connection], list[Result]]:
             results[i] = charged
         sql.apply(key_sums, user_sums)
         sql.insert_logs(rows)
+        for op in batch:
+            if op.also is not None and op.log_row is not None:
+                op.also(conn, op.log_row)
         _reserve_grouped(sql, batch, results)
         return [results[i] for i in range(len(batch))]
 

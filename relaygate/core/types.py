@@ -21,8 +21,18 @@ class Dialect(StrEnum):
 CHAT = "chat"
 COMPLETIONS = "completions"
 EMBEDDINGS = "embeddings"
+RESPONSES = "responses"
+RESPONSE_RETRIEVE = "responses.retrieve"
+RESPONSE_DELETE = "responses.delete"
+RESPONSE_CANCEL = "responses.cancel"
+RESPONSE_INPUT_ITEMS = "responses.input_items"
+RESPONSE_INPUT_TOKENS = "responses.input_tokens"
 """Names of the operations every layer may speak of (an operation module declares its own; a provider lists
 the names it serves)."""
+STORED_RESPONSES = frozenset({RESPONSE_RETRIEVE, RESPONSE_DELETE, RESPONSE_CANCEL, RESPONSE_INPUT_ITEMS,
+                              RESPONSE_INPUT_TOKENS})
+"""The Responses API's routes about responses an upstream keeps (retrieve, delete, cancel, input items) or could
+continue (input tokens): served by the upstreams that keep them."""
 
 
 @dataclass(slots=True)

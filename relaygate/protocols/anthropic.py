@@ -101,6 +101,8 @@ def chat_to_messages(body: JsonObject, model: str, *, default_max_tokens: int | 
     choice = body.get("tool_choice")
     if budget is not None and body.get("tools") and (choice == "required" or isinstance(choice, dict)):
         budget = None  # Claude refuses thinking when tool use is forced; the client's tool_choice wins
+    if budget is not None and _answers_tool_use_without_thinking(turns):
+        budget = None  # Claude refuses thinking for a tool loop whose assistant turn does not start with its own
     if budget is not None:
         # extended thinking: the budget must fit under max_tokens, and sampling must stay at its defaults
         out["thinking"] = {"type": "enabled", "budget_tokens": budget}
@@ -127,6 +129,20 @@ def chat_to_messages(body: JsonObject, model: str, *, default_max_tokens: int | 
     if body.get("stream"):
         out["stream"] = True
     return out
+
+
+def _answers_tool_use_without_thinking(turns: list[JsonObject]) -> bool:
+    """The request answers tool use (its last turn carries tool results) of an assistant turn that does not start
+    with a thinking block. With thinking on, Claude wants that turn's signed thinking back, which a chat request
+    cannot carry ("a final assistant message must start with a thinking block … To avoid this requirement, disable
+    thinking", https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking#extended-thinking-with-tool-use)."""
+    if not turns or turns[-1]["role"] != "user":
+        return False
+    if not any(b.get("type") == "tool_result" for b in c.objects(turns[-1]["content"])):
+        return False
+    assistant = next((t for t in reversed(turns) if t["role"] == "assistant"), None)
+    blocks = c.objects(assistant["content"]) if assistant is not None else []
+    return not blocks or blocks[0].get("type") not in ("thinking", "redacted_thinking")
 
 
 def _append(turns: list[JsonObject], role: str, blocks: list[JsonObject]) -> None:

@@ -12,7 +12,7 @@ import orjson
 from pydantic import Field
 
 from relaygate.core.records import ChannelRecord
-from relaygate.core.types import CHAT, Dialect, JsonObject
+from relaygate.core.types import CHAT, RESPONSES, Dialect, JsonObject
 from relaygate.protocols import anthropic as wire
 from relaygate.protocols import anthropic_answers as answers
 from relaygate.protocols.sse import DONE, SSEBuffer, event_data, event_type, frame
@@ -99,7 +99,8 @@ class ClaudePassthroughStream(ConvertedStream):
 
 class AnthropicProvider:
     name = "anthropic"
-    serves: ClassVar[frozenset[str]] = frozenset({CHAT})
+    serves: ClassVar[frozenset[str]] = frozenset({CHAT, RESPONSES})
+    """/v1/responses through the chat translation: the operation sends this type chat calls."""
     dialect: ClassVar[Dialect] = Dialect.ANTHROPIC
     options: ClassVar[type[ProviderOptions]] = AnthropicOptions
     # Claude downloads https URL sources itself; anything else is sent as base64.

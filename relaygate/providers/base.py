@@ -166,6 +166,8 @@ class CallSpec:
     """The client speaks the provider's own dialect: `body` is the client's native body, to forward as it is."""
     upload: Upload | None = None
     """A non-JSON body (multipart) to send instead of `body`."""
+    method: str = "POST"
+    """The HTTP method: a GET or DELETE sends no body. `path` may carry a query string."""
 
 
 class Provider(Protocol):

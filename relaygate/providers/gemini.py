@@ -12,7 +12,7 @@ from urllib.parse import quote, urlsplit
 import orjson
 
 from relaygate.core.records import ChannelRecord
-from relaygate.core.types import CHAT, Dialect, JsonObject
+from relaygate.core.types import CHAT, RESPONSES, Dialect, JsonObject
 from relaygate.protocols import gemini as wire
 from relaygate.protocols import gemini_answers as answers
 from relaygate.protocols.sse import DONE, SSEBuffer, event_data, frame
@@ -96,7 +96,8 @@ class GeminiPassthroughStream(ConvertedStream):
 
 class GeminiProvider:
     name = "gemini"
-    serves: ClassVar[frozenset[str]] = frozenset({CHAT})
+    serves: ClassVar[frozenset[str]] = frozenset({CHAT, RESPONSES})
+    """/v1/responses through the chat translation: the operation sends this type chat calls."""
     dialect: ClassVar[Dialect] = Dialect.GEMINI
     options: ClassVar[type[ProviderOptions]] = GeminiOptions
     # fileData takes files Google hosts (the Files API), not the web: https://ai.google.dev/gemini-api/docs/files

@@ -10,7 +10,7 @@ import orjson
 from pydantic import Field
 
 from relaygate.core.records import ChannelRecord
-from relaygate.core.types import CHAT, COMPLETIONS, EMBEDDINGS, Dialect, JsonObject, Usage
+from relaygate.core.types import CHAT, COMPLETIONS, EMBEDDINGS, RESPONSES, STORED_RESPONSES, Dialect, JsonObject, Usage
 from relaygate.protocols.content import parse_usage, trailing_usage
 from relaygate.protocols.sse import DONE, SSEBuffer, event_data
 from relaygate.providers import reasoning
@@ -21,6 +21,12 @@ from relaygate.providers.base import (
     UpstreamRefusal,
     UpstreamRequest,
     options_of,
+)
+from relaygate.providers.openai_responses import (
+    RESPONSE_OPERATIONS,
+    ResponsesStream,
+    responses_answer,
+    responses_request,
 )
 
 _JSON = "application/json"
@@ -165,13 +171,15 @@ class OpenAIProvider:
     """Any server that speaks OpenAI's API: forward, relay, read usage."""
 
     name = "openai"
-    serves: ClassVar[frozenset[str]] = frozenset({CHAT, COMPLETIONS, EMBEDDINGS})
+    serves: ClassVar[frozenset[str]] = frozenset({CHAT, COMPLETIONS, EMBEDDINGS, RESPONSES, *STORED_RESPONSES})
     dialect: ClassVar[Dialect] = Dialect.OPENAI
     options: ClassVar[type[ProviderOptions]] = OpenAIOptions
     image_urls: ClassVar[tuple[str, ...]] = ("http://", "https://")
 
     def build(self, channel: ChannelRecord, credential: str, call: CallSpec) -> UpstreamRequest:
         url, headers = self.target(channel, credential, call)
+        if call.operation in RESPONSE_OPERATIONS:
+            return responses_request(url, headers, call)
         if call.upload is not None:
             headers["Content-Type"] = call.upload.content_type
             return UpstreamRequest("POST", url, headers, call.upload.content)
@@ -194,6 +202,8 @@ class OpenAIProvider:
         return api_root(channel.base_url) + call.path, {"Authorization": "Bearer " + credential}
 
     def answer(self, call: CallSpec, raw: bytes) -> Answer:
+        if call.operation in RESPONSE_OPERATIONS:
+            return responses_answer(raw)
         usage = trailing_usage(raw)
         if usage is not None:
             return Answer(raw, parse_usage(usage))
@@ -202,7 +212,9 @@ class OpenAIProvider:
             raise ValueError("the upstream answer is not a JSON object")
         return Answer(raw, parse_usage(obj.get("usage")))
 
-    def stream(self, call: CallSpec) -> OpenAIStream:
+    def stream(self, call: CallSpec) -> OpenAIStream | ResponsesStream:
+        if call.operation in RESPONSE_OPERATIONS:
+            return ResponsesStream()
         return OpenAIStream(strip_usage=not call.client_wants_usage)
 
     def refusal(self, status: int, raw: bytes) -> UpstreamRefusal:

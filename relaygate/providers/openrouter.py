@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import Field
 
 from relaygate.core.records import ChannelRecord
-from relaygate.core.types import CHAT, COMPLETIONS
+from relaygate.core.types import CHAT, COMPLETIONS, RESPONSES
 from relaygate.providers.base import CallSpec, ProviderOptions, options_of
 from relaygate.providers.openai import OpenAIOptions, OpenAIProvider
 
@@ -29,7 +29,9 @@ def api_root(base_url: str) -> str:
 
 class OpenRouterProvider(OpenAIProvider):
     name = "openrouter"
-    serves: ClassVar[frozenset[str]] = frozenset({CHAT, COMPLETIONS})
+    # Its Responses API is stateless (https://openrouter.ai/docs/api/reference/responses/overview): no stored
+    # responses to retrieve, delete or continue.
+    serves: ClassVar[frozenset[str]] = frozenset({CHAT, COMPLETIONS, RESPONSES})
     options: ClassVar[type[ProviderOptions]] = OpenRouterOptions
 
     def target(self, channel: ChannelRecord, credential: str, call: CallSpec) -> tuple[str, dict[str, str]]:

@@ -25,6 +25,8 @@ class Inbound:
     request_id: str
     path_params: Mapping[str, str]
     """What the URL said (Gemini puts the model and the method there)."""
+    query: str = ""
+    """The URL's query string as sent (the Responses API pages and streams stored responses by it)."""
 
 
 @dataclass(slots=True)

@@ -8,12 +8,16 @@ out only once the charge is stored.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, ClassVar, Protocol, TypeVar
 
+from sqlalchemy import Connection
+
 from relaygate.billing.tokens import TokenCounter
-from relaygate.core.records import ChannelRecord
+from relaygate.core.errors import RelayError
+from relaygate.core.records import ChannelRecord, LogRow
 from relaygate.core.types import JsonObject, Usage
 from relaygate.providers.base import CallSpec, Provider
 from relaygate.relay.dialects import ClientDialect
@@ -21,6 +25,7 @@ from relaygate.relay.exchange import Inbound
 from relaygate.relay.remote_images import ImageFetcher
 from relaygate.relay.sink import JSON, ClientSink
 from relaygate.relay.upstream import UpstreamResponse
+from relaygate.store.database import Database
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +53,20 @@ class Route:
     doc: RouteDoc | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Pin:
+    """A request that continues something an earlier request made (a stored response): it goes only to the
+    channel that made it, and only for the key that made it — any other key gets `refusal`, the very answer it
+    would get if the thing did not exist."""
+
+    channel_id: int
+    key_id: int
+    refusal: RelayError
+
+
 class Parsed(Protocol):
-    """What the pipeline reads of any parsed request (each operation has its own richer type)."""
+    """What the pipeline reads of any parsed request (each operation has its own richer type). A parsed request
+    may also carry `pin: Pin | None` (see pin_of)."""
 
     @property
     def model(self) -> str:
@@ -67,6 +84,17 @@ class Parsed(Protocol):
 
 
 P = TypeVar("P", bound=Parsed)
+
+
+def pin_of(parsed: Parsed) -> Pin | None:
+    """The request's pin, for the operations whose requests may continue earlier ones (the rest have none)."""
+    pin = getattr(parsed, "pin", None)
+    return pin if isinstance(pin, Pin) else None
+
+
+Keep = Callable[[Connection, LogRow], None]
+"""What an answer leaves in the store (what it made, for later requests to find), written in its settlement's
+transaction; given the request's log row (its key, channel and time)."""
 
 
 class End(Enum):
@@ -99,6 +127,8 @@ class Metered:
     """Why the upstream broke off (UPSTREAM_BROKEN)."""
     abort: bool = False
     """A broken byte stream has no error event to end with: drop the connection instead."""
+    keep: Keep | None = None
+    """Written with the settlement (not for a broken answer, which is released)."""
 
 
 class RetryableAnswer(Exception):
@@ -130,6 +160,11 @@ class OperationContext:
     max_body_bytes: int
     images: ImageFetcher | None = None
     """Fetches media by URL through the guarded fetcher, for upstreams that take only bytes."""
+    store: Database | None = None
+    """The database, for operations that remember what a request made (stored responses); None remembers
+    nothing."""
+    keep_seconds: float = 30 * 86400.0
+    """How long what operations remember is kept."""
 
 
 class Operation(Protocol[P]):

@@ -22,7 +22,7 @@ from relaygate.relay.auth import authenticate, check_ip, check_model
 from relaygate.relay.catalog import Catalog, CatalogCache
 from relaygate.relay.exchange import Exchange, Inbound
 from relaygate.relay.metrics import RelayMetrics
-from relaygate.relay.operation import End, Metered, Operation, Parsed, Route
+from relaygate.relay.operation import End, Metered, Operation, Parsed, Pin, Route, pin_of
 from relaygate.relay.routing import attempt_order
 from relaygate.relay.sink import ClientGone, ClientSink
 from relaygate.relay.steps.base import Step
@@ -63,6 +63,9 @@ class Relay:
             check_ip(ex.key, inbound.client_ip)
             parsed: Parsed = await op.parse(inbound, route.dialect)
             ex.model, ex.stream = parsed.model, parsed.stream
+            pin = pin_of(parsed)
+            if pin is not None and pin.key_id != ex.key.id:
+                raise pin.refusal
             check_model(ex.key, parsed.model)  # what the client asked for, before a step may map it
             for step in self._steps:
                 await step.prepare(ex, parsed)
@@ -87,6 +90,9 @@ class Relay:
         key = ex.key
         assert key is not None
         channels = catalog.channels_for(parsed.model, key.group, op.name)
+        pin = pin_of(parsed)
+        if pin is not None:
+            channels = _pinned(catalog, channels, pin, parsed.model, key.group, op.name)
         if not channels:
             if catalog.channels_for(parsed.model, key.group):
                 raise BadRequest(f"The model '{parsed.model}' is not served for this endpoint ({op.name}) by any "
@@ -134,7 +140,7 @@ class Relay:
             return
         if metered.end is End.CLIENT_GONE:
             ex.status = CLIENT_CLOSED
-        await self._settle(ex, plan)
+        await self._settle(ex, plan, metered)
         if metered.end is End.CLIENT_GONE:
             return
         if metered.answer is not None:
@@ -142,12 +148,12 @@ class Relay:
         else:
             await _quietly(sink.close_stream(metered.closing))
 
-    async def _settle(self, ex: Exchange, plan: _Plan) -> None:
+    async def _settle(self, ex: Exchange, plan: _Plan, metered: Metered) -> None:
         assert ex.reservation is not None and ex.key is not None
         usage = ex.usage
         cost = quota_cost(plan.price, usage, multiplier=plan.multiplier)
         self._metrics.tokens(ex.model, usage.prompt_tokens, usage.completion_tokens)
-        await self._ledger.settle(ex.reservation, cost, ex.log_row())
+        await self._ledger.settle(ex.reservation, cost, ex.log_row(), also=metered.keep)
         await self._limiter.settle(ex.key.id, plan.admission, usage.total_tokens)
 
     async def _release(self, ex: Exchange, admission: Admission) -> None:
@@ -164,6 +170,19 @@ class Relay:
     async def drain(self) -> None:
         """Wait for background work the relay started (auto-disabling channels)."""
         await self._attempts.drain()
+
+
+def _pinned(catalog: Catalog, channels: tuple[ChannelRecord, ...], pin: Pin, model: str, group: str,
+            operation: str) -> tuple[ChannelRecord, ...]:
+    """The pinned channel, if it serves this request; a request pinned elsewhere can go nowhere else."""
+    kept = tuple(c for c in channels if c.id == pin.channel_id)
+    if kept:
+        return kept
+    if any(c.id == pin.channel_id for c in catalog.channels_for(model, group)):
+        raise BadRequest(f"This request continues one answered on a channel that does not serve this endpoint "
+                         f"({operation}) for '{model}'.", param="model")
+    raise ServiceUnavailable(f"This request continues one answered on a channel that no longer serves '{model}' "
+                             "to this key; start anew or use that model.")
 
 
 async def _quietly(write: Any) -> None:

@@ -38,6 +38,7 @@ from relaygate.relay.operation import OperationContext
 from relaygate.relay.operations import build_operations
 from relaygate.relay.pipeline import Relay
 from relaygate.relay.prober import ChannelProber
+from relaygate.relay.response_memory import ResponseMemory
 from relaygate.relay.routing import ChannelHealth, ProcessChannelHealth
 from relaygate.relay.steps.file_analysis import FileAnalysis
 from relaygate.relay.upstream import AiohttpTransport
@@ -146,7 +147,7 @@ async def _lifespan(app: web.Application, settings: Settings, bootstrap: bool) -
     tokens = TokenCounter()
     reader = _document_reader(settings, catalogs)
     operations = build_operations(OperationContext(tokens, settings.default_max_tokens, settings.max_body_bytes,
-                                                   images=reader))
+                                                   images=reader, store=db, keep_seconds=settings.responses_ttl))
     files = FileAnalysis(reader, catalogs, tokens, max_files=settings.file_analysis_max_files,
                          max_upload_bytes=settings.fetch_max_bytes)
     relay = Relay(catalogs=catalogs, ledger=ledger, limiter=limiter, attempts=attempts, metrics=metrics,
@@ -155,7 +156,8 @@ async def _lifespan(app: web.Application, settings: Settings, bootstrap: bool) -
     tasks = [loop.create_task(catalogs.poll_forever()), loop.create_task(prober.run_forever()),
              loop.create_task(prober.lease.keep_forever()), loop.create_task(db.checkpoint_forever()),
              loop.create_task(ledger.holding.run_forever()),
-             loop.create_task(follow_config_changes(db, catalogs.stale))]
+             loop.create_task(follow_config_changes(db, catalogs.stale)),
+             loop.create_task(ResponseMemory(db, settings.responses_ttl).purge_forever())]
     follow = getattr(health, "follow_forever", None)  # shared health hears other replicas' notices
     if follow is not None:
         tasks.append(loop.create_task(follow()))

@@ -46,7 +46,8 @@ def relay_handler(operation: str, route: Route) -> Handler:
         sink = HttpSink(request, request_id)
         try:
             key = key_from_headers(request.headers, request.query.get("key"))
-            inbound = Inbound(HttpBody(request), key, client_ip(request), request_id, request.match_info)
+            inbound = Inbound(HttpBody(request), key, client_ip(request), request_id, request.match_info,
+                              request.rel_url.raw_query_string)
             await services(request).relay.handle(operation, route, inbound, sink)
         except RelayError as err:
             if not sink.streaming:

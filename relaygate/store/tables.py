@@ -19,6 +19,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
 )
 
 metadata = MetaData(
@@ -223,3 +224,21 @@ fetch_allow = Table(
 )
 """Allow-list entries (host:port, IP, CIDR) exempt from the fetcher's private-address block, beside
 RELAYGATE_FETCH_ALLOW."""
+
+kept_responses = Table(
+    "kept_responses",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("key_id", Integer, nullable=False),
+    Column("channel_id", Integer, nullable=False),
+    Column("model", String(128), nullable=False),
+    Column("relayed", Boolean, nullable=False),
+    Column("billed", Boolean, nullable=False),
+    Column("conversation", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_kept_responses_expires_at", "expires_at"),
+)
+"""Responses API responses relaygate remembers: which key made each on which channel (follow-ups go there, and
+only that key's), and, for those it produced itself over a chat channel (`relayed`), the conversation so far as
+JSON items. `billed` is false for a background response whose usage is not yet charged."""

@@ -13,9 +13,12 @@ from typing import Any
 
 import openai
 import pytest
+from openai.types.responses import Response
+from pydantic import TypeAdapter
 
 from relaygate.providers.registry import PROVIDERS
 from tests.conftest import UPSTREAM_KEY, Relaygate, Tenant, make_tenant
+from tests.test_responses import parse_events
 from tests.upstreams.anthropic_mock import MockAnthropic
 from tests.upstreams.gemini_mock import MockGemini
 from tests.upstreams.openai_mock import MockOpenAI
@@ -26,6 +29,10 @@ TOOLS: list[Any] = [{"type": "function", "function": {
     "parameters": {"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"],
                    "additionalProperties": False}}}]
 PRICE = {"input_per_1m": 3.0, "output_per_1m": 15.0}
+RESPONSE: TypeAdapter[Response] = TypeAdapter(Response)
+RESPONSES_PATH = {"openai": "/v1/responses", "azure": "/openai/responses", "openrouter": "/api/v1/responses",
+                  "anthropic": "/v1/messages", "gemini": "/v1beta/models/{model}:generateContent"}
+"""Where /v1/responses goes: the upstream's own Responses API, or its chat API through the translation."""
 
 
 @dataclass(frozen=True)
@@ -272,3 +279,48 @@ def test_the_channel_type_reaches_the_upstream_its_own_way(channel: Channel) -> 
     if channel.case.type == "openrouter":
         assert sent.headers["HTTP-Referer"] == "https://app.example" and sent.headers["X-Title"] == "Example"
         assert sent.headers["Authorization"] == f"Bearer {UPSTREAM_KEY}"
+
+
+def test_a_responses_request_is_a_valid_response_billed_at_its_usage(relaygate: Relaygate, channel: Channel) -> None:
+    raw = channel.client.responses.with_raw_response.create(model=channel.case.model, input="say hello",
+                                                            instructions="be brief")
+    resp = RESPONSE.validate_json(raw.text, strict=True)
+    assert resp.status == "completed" and resp.output_text and resp.usage is not None
+    assert channel.fake.requests[-1].path == RESPONSES_PATH[channel.case.type].format(model=channel.case.model)
+    row = _logs(relaygate, channel.tenant, 1)[0]
+    assert (row["endpoint"], row["prompt_tokens"], row["completion_tokens"]) == (
+        "responses", resp.usage.input_tokens, resp.usage.output_tokens)
+    assert row["cost"] == _cost(resp.usage.input_tokens, resp.usage.output_tokens) == _key_spent(relaygate,
+                                                                                                 channel.tenant)
+
+
+def _responses_stream(relaygate: Relaygate, channel: Channel) -> list[dict[str, Any]]:
+    headers = {"Authorization": f"Bearer {channel.tenant.key}"}
+    body = {"model": channel.case.model, "input": "count to five", "stream": True}
+    with relaygate.http.stream("POST", "/v1/responses", headers=headers, json=body) as resp:
+        assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/event-stream")
+        return parse_events(resp.read())
+
+
+def test_a_responses_stream_is_numbered_events_ending_completed_and_billed(relaygate: Relaygate,
+                                                                          channel: Channel) -> None:
+    events = _responses_stream(relaygate, channel)
+    assert events[0]["type"] == "response.created" and events[-1]["type"] == "response.completed"
+    assert "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta")
+    usage = RESPONSE.validate_python(events[-1]["response"]).usage
+    assert usage is not None
+    row = _logs(relaygate, channel.tenant, 1)[0]
+    assert row["is_stream"] and row["cost"] == _cost(usage.input_tokens, usage.output_tokens)
+
+
+@pytest.mark.parametrize("mode", ["stream_cut", "stream_error"])
+def test_a_broken_responses_stream_ends_failed_and_costs_nothing(relaygate: Relaygate, channel: Channel,
+                                                                 mode: str) -> None:
+    """Cut (relaygate ends it with response.failed) or failed by the upstream (an upstream speaking the Responses
+    API ends it with its own error event, relayed as it is)."""
+    channel.fake.mode = mode
+    events = _responses_stream(relaygate, channel)
+    native = channel.case.type in ("openai", "azure", "openrouter")
+    assert events[-1]["type"] == ("error" if native and mode == "stream_error" else "response.failed")
+    row = _logs(relaygate, channel.tenant, 1)[0]
+    assert (row["status"], row["cost"]) == (502, 0) and _key_spent(relaygate, channel.tenant) == 0

@@ -558,6 +558,28 @@ def _validate_thinking(body: dict[str, Any]) -> None:
     choice = body.get("tool_choice")
     if isinstance(choice, dict) and choice.get("type") in ("any", "tool"):
         raise WireError(400, "Thinking may not be enabled when tool_choice forces tool use.")
+    _tool_loop_thinks(body["messages"])
+
+
+def _tool_loop_thinks(messages: list[Any]) -> None:
+    """With thinking on, the assistant turn whose tool use the last message answers must start with its thinking."""
+    last = messages[-1] if messages else {}
+    content = last.get("content") if isinstance(last, dict) else None
+    if last.get("role") != "user" or not isinstance(content, list) or not any(
+            isinstance(b, dict) and b.get("type") == "tool_result" for b in content):
+        return
+    at = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].get("role") == "assistant"), None)
+    if at is None:
+        return
+    blocks = messages[at]["content"]
+    first = "text" if isinstance(blocks, str) or not blocks else blocks[0].get("type")
+    if first not in ("thinking", "redacted_thinking"):
+        raise WireError(400, f"messages.{at}.content.0.type: Expected `thinking` or `redacted_thinking`, but found "
+                             f"`{first}`. When `thinking` is enabled, a final `assistant` message must start with a "
+                             "thinking block (preceeding the lastmost set of `tool_use` and `tool_result` blocks). We "
+                             "recommend you include thinking blocks from previous turns. To avoid this requirement, "
+                             "disable `thinking`. Please consult our documentation at "
+                             "https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking")
 
 
 # ---------------------------------------------------------------- answers

@@ -75,10 +75,13 @@ class ResponsesAPI:
     def __init__(self, mock: MockOpenAI) -> None:
         self._mock = mock
         self.stored: dict[str, StoredResponse] = {}
+        self.streamed: dict[str, bytes] = {}
+        """The bytes of every event stream sent, by response id (the last one sent for a replayed response)."""
         self.background_seconds = 0.2
 
     def reset(self) -> None:
         self.stored.clear()
+        self.streamed.clear()
         self.background_seconds = 0.2
 
     @staticmethod
@@ -220,11 +223,16 @@ class ResponsesAPI:
         await resp.prepare(request)
         if mock.stream_first_delay > 0:
             await asyncio.sleep(mock.stream_first_delay)
+        response_id = next((e["response"]["id"] for e in events if "response" in e), "")
+        sent = b""
         try:
             for i, event in enumerate(events):
                 if i and mock.stream_delay > 0:
                     await asyncio.sleep(mock.stream_delay)
-                await resp.write(b"event: " + event["type"].encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n")
+                frame = b"event: " + event["type"].encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
+                sent += frame
+                self.streamed[response_id] = sent
+                await resp.write(frame)
                 if mode == "stream_cut" and i >= 3:
                     return await reset_connection(request, resp)
             mock.streams_finished_at.append(time.monotonic())

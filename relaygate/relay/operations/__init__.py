@@ -8,11 +8,25 @@ from relaygate.relay.operation import Operation, OperationContext, OperationType
 from relaygate.relay.operations.chat import ChatOperation
 from relaygate.relay.operations.completions import CompletionsOperation
 from relaygate.relay.operations.embeddings import EmbeddingsOperation
+from relaygate.relay.operations.responses import ResponsesOperation
+from relaygate.relay.operations.stored_responses import (
+    ResponseCancelOperation,
+    ResponseDeleteOperation,
+    ResponseInputItemsOperation,
+    ResponseInputTokensOperation,
+    ResponseRetrieveOperation,
+)
 
 OPERATIONS: tuple[OperationType, ...] = (
     ChatOperation,
     CompletionsOperation,
     EmbeddingsOperation,
+    ResponsesOperation,
+    ResponseInputTokensOperation,
+    ResponseRetrieveOperation,
+    ResponseDeleteOperation,
+    ResponseCancelOperation,
+    ResponseInputItemsOperation,
 )
 
 
