@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -25,6 +26,8 @@ class Inbound:
     request_id: str
     path_params: Mapping[str, str]
     """What the URL said (Gemini puts the model and the method there)."""
+    resources: ExitStack = field(default_factory=ExitStack)
+    """What the request holds until it is answered (spooled uploads): closed by the front door at its end."""
 
 
 @dataclass(slots=True)

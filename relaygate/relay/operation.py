@@ -127,6 +127,8 @@ class OperationContext:
     tokens: TokenCounter
     default_max_tokens: int
     max_body_bytes: int
+    max_upload_bytes: int = 25 * 1024 * 1024
+    """The largest multipart body (uploads are spooled, never held whole in memory)."""
 
 
 class Operation(Protocol[P]):

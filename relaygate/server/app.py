@@ -115,7 +115,7 @@ async def _lifespan(app: web.Application, settings: Settings, bootstrap: bool) -
     attempts = Attempts(transport=upstream, health=health, metrics=metrics, on_channel_down=prober.channel_down,
                         retry_count=settings.retry_count, default_timeout=settings.upstream_timeout)
     operations = build_operations(OperationContext(TokenCounter(), settings.default_max_tokens,
-                                                   settings.max_body_bytes))
+                                                   settings.max_body_bytes, settings.max_upload_bytes))
     relay = Relay(catalogs=catalogs, ledger=ledger, limiter=limiter, attempts=attempts, metrics=metrics,
                   operations=operations)
     app[SERVICES] = Services(settings, db, catalogs, ledger, upstream, relay, operator, metrics)
