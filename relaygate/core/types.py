@@ -21,6 +21,12 @@ class Dialect(StrEnum):
 CHAT = "chat"
 COMPLETIONS = "completions"
 EMBEDDINGS = "embeddings"
+SPEECH = "speech"
+TRANSCRIPTIONS = "transcriptions"
+TRANSLATIONS = "translations"
+IMAGE_GENERATIONS = "image_generations"
+IMAGE_EDITS = "image_edits"
+IMAGE_VARIATIONS = "image_variations"
 """Names of the operations every layer may speak of (an operation module declares its own; a provider lists
 the names it serves)."""
 

@@ -8,11 +8,24 @@ from relaygate.relay.operation import Operation, OperationContext, OperationType
 from relaygate.relay.operations.chat import ChatOperation
 from relaygate.relay.operations.completions import CompletionsOperation
 from relaygate.relay.operations.embeddings import EmbeddingsOperation
+from relaygate.relay.operations.images import (
+    ImageEditsOperation,
+    ImageGenerationsOperation,
+    ImageVariationsOperation,
+)
+from relaygate.relay.operations.speech import SpeechOperation
+from relaygate.relay.operations.transcriptions import TranscriptionsOperation, TranslationsOperation
 
 OPERATIONS: tuple[OperationType, ...] = (
     ChatOperation,
     CompletionsOperation,
     EmbeddingsOperation,
+    SpeechOperation,
+    TranscriptionsOperation,
+    TranslationsOperation,
+    ImageGenerationsOperation,
+    ImageEditsOperation,
+    ImageVariationsOperation,
 )
 
 
