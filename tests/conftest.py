@@ -166,6 +166,13 @@ def mock() -> Iterator[MockOpenAI]:
 
 
 @pytest.fixture
+def upstream(mock: MockOpenAI) -> MockOpenAI:
+    """The session's fake OpenAI upstream with its default behaviour and nothing recorded (audio and image tests)."""
+    mock.reset()
+    return mock
+
+
+@pytest.fixture
 def fresh_mock() -> Iterator[MockOpenAI]:
     server = MockOpenAI(api_keys=[UPSTREAM_KEY]).start()
     yield server
