@@ -166,10 +166,12 @@ def mock() -> Iterator[MockOpenAI]:
 
 
 @pytest.fixture
-def upstream(mock: MockOpenAI) -> MockOpenAI:
-    """The session's fake OpenAI upstream with its default behaviour and nothing recorded (audio and image tests)."""
+def upstream(mock: MockOpenAI) -> Iterator[MockOpenAI]:
+    """The session's fake OpenAI upstream with its default behaviour and nothing recorded (audio and image tests),
+    given back to the other tests as it was found."""
     mock.reset()
-    return mock
+    yield mock
+    mock.reset()
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Iterator
 
 import httpx2 as httpx
 import openai
@@ -26,6 +27,12 @@ def tenant(relaygate: Relaygate, upstream: MockOpenAI) -> Tenant:
     return media_tenant(relaygate, [upstream.base_url])
 
 
+@pytest.fixture
+def client(relaygate: Relaygate, tenant: Tenant) -> Iterator[openai.OpenAI]:
+    with relaygate.client(tenant.key) as sdk:
+        yield sdk
+
+
 def _rgba(side: int = 64, seed: int = 0) -> tuple[str, bytes, str]:
     return (f"photo{seed}.png", media_bytes.png(side, side, seed=seed, alpha=True), "image/png")
 
@@ -35,8 +42,7 @@ def _gpt_image_cost(text: int, image: int, output: int) -> int:
 
 
 def test_dall_e_3_is_billed_per_image_by_size_and_quality(relaygate: Relaygate, upstream: MockOpenAI,
-                                                          tenant: Tenant) -> None:
-    client = relaygate.client(tenant.key)
+                                                          tenant: Tenant, client: openai.OpenAI) -> None:
     url = client.images.generate(model="dall-e-3", prompt="a lighthouse", size="1792x1024", quality="hd")
     [image] = url.data or []
     assert image.url is not None and image.url.startswith("https://images.mock.invalid/")
@@ -62,10 +68,10 @@ def test_an_answer_comes_back_byte_for_byte(relaygate: Relaygate, upstream: Mock
     assert (row["images"], row["cost"]) == (3, quota(3 * 0.016)) and spent(relaygate, tenant) == row["cost"]
 
 
-def test_gpt_image_is_billed_by_its_usage_tokens(relaygate: Relaygate, upstream: MockOpenAI, tenant: Tenant) -> None:
-    answer = relaygate.client(tenant.key).images.generate(model="gpt-image-1", prompt="three small boats", n=2,
-                                                           size="1024x1536", quality="high", output_format="webp",
-                                                           output_compression=70)
+def test_gpt_image_is_billed_by_its_usage_tokens(relaygate: Relaygate, upstream: MockOpenAI, tenant: Tenant,
+                                                 client: openai.OpenAI) -> None:
+    answer = client.images.generate(model="gpt-image-1", prompt="three small boats", n=2, size="1024x1536",
+                                    quality="high", output_format="webp", output_compression=70)
     assert answer.usage is not None and (answer.usage.input_tokens, answer.usage.output_tokens) == (3, 2 * 6240)
     assert [base64.b64decode(d.b64_json or "")[:4] for d in answer.data or []] == [b"RIFF", b"RIFF"]
     row = last_row(relaygate, tenant)
@@ -74,12 +80,11 @@ def test_gpt_image_is_billed_by_its_usage_tokens(relaygate: Relaygate, upstream:
 
 
 def test_an_edit_with_several_images_and_a_mask_reaches_the_upstream_part_by_part(
-        relaygate: Relaygate, upstream: MockOpenAI, tenant: Tenant) -> None:
+        relaygate: Relaygate, upstream: MockOpenAI, tenant: Tenant, client: openai.OpenAI) -> None:
     images = [_rgba(64, seed) for seed in range(3)]
     mask = ("mask.png", media_bytes.png(64, 64, seed=9, alpha=True), "image/png")
-    answer = relaygate.client(tenant.key).images.edit(model="gpt-image-1", image=images, mask=mask,
-                                                       prompt="put them in a row", input_fidelity="high",
-                                                       quality="low", size="1024x1024")
+    answer = client.images.edit(model="gpt-image-1", image=images, mask=mask, prompt="put them in a row",
+                                input_fidelity="high", quality="low", size="1024x1024")
     assert len(answer.data or []) == 1
     sent = upstream.media.last
     assert sent.path == "/v1/images/edits" and sent.names[-4:] == ["image[]", "image[]", "image[]", "mask"]
@@ -93,8 +98,7 @@ def test_an_edit_with_several_images_and_a_mask_reaches_the_upstream_part_by_par
 
 
 def test_dall_e_2_edits_and_variations_are_billed_per_image(relaygate: Relaygate, upstream: MockOpenAI,
-                                                            tenant: Tenant) -> None:
-    client = relaygate.client(tenant.key)
+                                                            tenant: Tenant, client: openai.OpenAI) -> None:
     edit = client.images.edit(image=_rgba(128), prompt="add a hat", n=2, size="512x512")
     assert len(edit.data or []) == 2 and upstream.media.last.field("n") == "2"
     assert last_row(relaygate, tenant)["cost"] == quota(2 * 0.018)
@@ -134,16 +138,15 @@ def test_a_20_mb_b64_json_answer_is_relayed_intact(relaygate: Relaygate, upstrea
     ({"model": 7, "prompt": "cats"}, "model"),
 ])
 def test_model_rules_are_refused_before_the_upstream(relaygate: Relaygate, upstream: MockOpenAI, tenant: Tenant,
-                                                     ask: dict[str, object], param: str) -> None:
+                                                     ask: dict[str, object], param: str, client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as err:
-        relaygate.client(tenant.key).post("/images/generations", body=ask, cast_to=object)
+        client.post("/images/generations", body=ask, cast_to=object)
     assert err.value.param == param and err.value.status_code == 400
     assert upstream.media.requests == [] and spent(relaygate, tenant) == 0
 
 
 def test_edit_rules_are_refused_before_the_upstream(relaygate: Relaygate, upstream: MockOpenAI,
-                                                    tenant: Tenant) -> None:
-    client = relaygate.client(tenant.key)
+                                                    tenant: Tenant, client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as err:
         client.images.edit(model="dall-e-2", image=[_rgba(64, 1), _rgba(64, 2)], prompt="two")
     assert err.value.param == "image"
@@ -156,12 +159,13 @@ def test_edit_rules_are_refused_before_the_upstream(relaygate: Relaygate, upstre
     assert upstream.media.requests == [] and spent(relaygate, tenant) == 0
 
 
-def test_a_failed_image_call_costs_nothing(relaygate: Relaygate, upstream: MockOpenAI, tenant: Tenant) -> None:
+def test_a_failed_image_call_costs_nothing(relaygate: Relaygate, upstream: MockOpenAI, tenant: Tenant,
+                                           client: openai.OpenAI) -> None:
     upstream.mode = "500"
     with pytest.raises(openai.InternalServerError):
-        relaygate.client(tenant.key).images.generate(model="dall-e-3", prompt="cats")
+        client.images.generate(model="dall-e-3", prompt="cats")
     with pytest.raises(openai.InternalServerError):
-        relaygate.client(tenant.key).images.edit(image=_rgba(), prompt="a hat")
+        client.images.edit(image=_rgba(), prompt="a hat")
     assert spent(relaygate, tenant) == 0
     row = last_row(relaygate, tenant)
     assert (row["status"], row["cost"], row["images"]) == (502, 0, 0)

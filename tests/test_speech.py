@@ -5,6 +5,7 @@ when it fails."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 from typing import Any
 
 import httpx2 as httpx
@@ -12,7 +13,7 @@ import openai
 import orjson
 import pytest
 
-from tests.conftest import Relaygate, Tenant
+from tests.conftest import UPSTREAM_KEY, Relaygate, Tenant
 from tests.media import last_row, media_tenant, quota, rows, spent
 from tests.upstreams import media_bytes
 from tests.upstreams.openai_mock import MockOpenAI
@@ -25,6 +26,12 @@ MINI_TTS = (0.6 / 1e6, 12.0 / 1e6)
 @pytest.fixture
 def tenant(relaygate: Relaygate, upstream: MockOpenAI) -> Tenant:
     return media_tenant(relaygate, [upstream.base_url])
+
+
+@pytest.fixture
+def client(relaygate: Relaygate, tenant: Tenant) -> Iterator[openai.OpenAI]:
+    with relaygate.client(tenant.key) as sdk:
+        yield sdk
 
 
 def _download(rg: Relaygate, t: Tenant, body: dict[str, Any], into: list[bytes]) -> None:
@@ -40,11 +47,11 @@ def _events(text: str) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("fmt", ["mp3", "opus", "aac", "flac", "wav", "pcm"])
 def test_every_format_streams_unchanged_with_the_upstreams_content_type(relaygate: Relaygate, upstream: MockOpenAI,
-                                                                        tenant: Tenant, fmt: str) -> None:
+                                                                        tenant: Tenant, fmt: str,
+                                                                        client: openai.OpenAI) -> None:
     expected = media_bytes.speech(fmt, 1.0)
     upstream.media.speech_seconds, upstream.media.chunk_bytes = 1.0, len(expected) // 4 + 1  # four chunks
     upstream.media.chunk_delay = 0.05
-    client = relaygate.client(tenant.key)
     with client.audio.speech.with_streaming_response.create(model="tts-1", input="hello", voice="nova",
                                                             response_format=fmt) as resp:
         assert resp.headers["content-type"] == media_bytes.CONTENT_TYPES[fmt]
@@ -60,22 +67,22 @@ def test_every_format_streams_unchanged_with_the_upstreams_content_type(relaygat
     assert row["first_chunk_ms"] is not None and spent(relaygate, tenant) == row["cost"]
 
 
-def test_characters_are_code_points_not_bytes(relaygate: Relaygate, upstream: MockOpenAI, tenant: Tenant) -> None:
+def test_characters_are_code_points_not_bytes(relaygate: Relaygate, upstream: MockOpenAI, tenant: Tenant,
+                                              client: openai.OpenAI) -> None:
     text = "你好，世界。" * 600  # 3,600 characters, 10,800 bytes of UTF-8
-    audio = relaygate.client(tenant.key).audio.speech.create(model="tts-1-hd", input=text, voice="alloy",
-                                                              response_format="pcm")
+    audio = client.audio.speech.create(model="tts-1-hd", input=text, voice="alloy", response_format="pcm")
     assert audio.content == media_bytes.pcm(len(text) / 15)
     row = last_row(relaygate, tenant)
     assert row["characters"] == 3600 and row["cost"] == quota(3600 * 30.0 / 1e6) == spent(relaygate, tenant)
 
 
 def test_sse_events_are_relayed_and_the_usage_in_done_is_billed(relaygate: Relaygate, upstream: MockOpenAI,
-                                                                tenant: Tenant) -> None:
+                                                                tenant: Tenant, client: openai.OpenAI) -> None:
     ask = {"model": "gpt-4o-mini-tts", "input": "Hello from the speech test.", "voice": "alloy",
            "response_format": "flac", "instructions": "Speak slowly"}
-    direct = openai.OpenAI(base_url=upstream.base_url, api_key="sk-upstream-test", max_retries=0)
-    expected = direct.audio.speech.create(**ask, stream_format="sse").text
-    got = relaygate.client(tenant.key).audio.speech.create(**ask, stream_format="sse")
+    with openai.OpenAI(base_url=upstream.base_url, api_key=UPSTREAM_KEY, max_retries=0) as direct:
+        expected = direct.audio.speech.create(**ask, stream_format="sse").text
+    got = client.audio.speech.create(**ask, stream_format="sse")
     assert got.response.headers["content-type"].startswith("text/event-stream") and got.text == expected
     events = _events(got.text)
     assert events[-1] == {"type": "speech.audio.done",
@@ -87,16 +94,15 @@ def test_sse_events_are_relayed_and_the_usage_in_done_is_billed(relaygate: Relay
 
 
 def test_token_models_answering_raw_audio_are_billed_per_character(relaygate: Relaygate, upstream: MockOpenAI,
-                                                                   tenant: Tenant) -> None:
-    relaygate.client(tenant.key).audio.speech.create(model="gpt-4o-mini-tts", input="twelve chars", voice="coral")
+                                                                   tenant: Tenant, client: openai.OpenAI) -> None:
+    client.audio.speech.create(model="gpt-4o-mini-tts", input="twelve chars", voice="coral")
     row = last_row(relaygate, tenant)
     assert (row["characters"], row["prompt_tokens"]) == (12, 0)
     assert row["cost"] == quota(12 * 15.0 / 1e6) == spent(relaygate, tenant)
 
 
 def test_input_over_4096_characters_is_refused_before_the_upstream(relaygate: Relaygate, upstream: MockOpenAI,
-                                                                   tenant: Tenant) -> None:
-    client = relaygate.client(tenant.key)
+                                                                   tenant: Tenant, client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as err:
         client.audio.speech.create(model="tts-1", input="x" * 4097, voice="alloy")
     assert err.value.param == "input" and "4097 characters" in err.value.message
@@ -108,9 +114,10 @@ def test_input_over_4096_characters_is_refused_before_the_upstream(relaygate: Re
     assert client.audio.speech.create(model="tts-1", input="语" * 4096, voice="alloy").response.status_code == 200
 
 
-def test_upstream_refusals_pass_through_unbilled(relaygate: Relaygate, upstream: MockOpenAI, tenant: Tenant) -> None:
+def test_upstream_refusals_pass_through_unbilled(relaygate: Relaygate, upstream: MockOpenAI, tenant: Tenant,
+                                                 client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as err:
-        relaygate.client(tenant.key).audio.speech.create(model="tts-1", input="hi", voice="marin")
+        client.audio.speech.create(model="tts-1", input="hi", voice="marin")
     assert (err.value.param, err.value.code) == ("voice", "invalid_value")
     assert spent(relaygate, tenant) == 0 and last_row(relaygate, tenant)["status"] == 400
 
@@ -146,10 +153,12 @@ def test_a_failing_channel_is_retried_and_a_failed_call_costs_nothing(relaygate:
     t = media_tenant(relaygate, [fresh_mock.base_url, upstream.base_url])
     relaygate.ok("PATCH", f"/api/channels/{t.channel_ids[0]}", {"priority": 10})
     fresh_mock.mode = "500"
-    audio = relaygate.client(t.key).audio.speech.create(model="tts-1", input="again", voice="alloy")
-    assert audio.content == media_bytes.mp3(5 / 15) and fresh_mock.count("/audio/speech") == 1
-    assert [r["status"] for r in rows(relaygate, t)] == [200] and spent(relaygate, t) == quota(5 * TTS_1_PER_CHARACTER)
-    upstream.mode = "500"
-    with pytest.raises(openai.InternalServerError) as err:
-        relaygate.client(t.key).audio.speech.create(model="tts-1", input="again", voice="alloy")
+    with relaygate.client(t.key) as client:
+        audio = client.audio.speech.create(model="tts-1", input="again", voice="alloy")
+        assert audio.content == media_bytes.mp3(5 / 15) and fresh_mock.count("/audio/speech") == 1
+        assert [r["status"] for r in rows(relaygate, t)] == [200]
+        assert spent(relaygate, t) == quota(5 * TTS_1_PER_CHARACTER)
+        upstream.mode = "500"
+        with pytest.raises(openai.InternalServerError) as err:
+            client.audio.speech.create(model="tts-1", input="again", voice="alloy")
     assert err.value.status_code == 502 and spent(relaygate, t) == quota(5 * TTS_1_PER_CHARACTER)

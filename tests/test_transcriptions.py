@@ -8,6 +8,7 @@ import io
 import math
 import struct
 import wave
+from collections.abc import Iterator
 from typing import Any
 
 import httpx2 as httpx
@@ -29,6 +30,12 @@ def tenant(relaygate: Relaygate, upstream: MockOpenAI) -> Tenant:
     return media_tenant(relaygate, [upstream.base_url])
 
 
+@pytest.fixture
+def client(relaygate: Relaygate, tenant: Tenant) -> Iterator[openai.OpenAI]:
+    with relaygate.client(tenant.key) as sdk:
+        yield sdk
+
+
 def tone(seconds: float, rate: int = 16_000) -> bytes:
     """A real WAV file: `seconds` of a 440 Hz sine, 16-bit mono, written with Python's wave module."""
     frames = round(seconds * rate)
@@ -43,15 +50,17 @@ def tone(seconds: float, rate: int = 16_000) -> bytes:
     return out.getvalue()
 
 
-def _direct(upstream: MockOpenAI) -> openai.OpenAI:
-    return openai.OpenAI(base_url=upstream.base_url, api_key=UPSTREAM_KEY, max_retries=0)
+@pytest.fixture
+def direct(upstream: MockOpenAI) -> Iterator[openai.OpenAI]:
+    """The SDK talking to the fake upstream itself, to compare with what comes through the relay."""
+    with openai.OpenAI(base_url=upstream.base_url, api_key=UPSTREAM_KEY, max_retries=0) as sdk:
+        yield sdk
 
 
 def test_a_wav_made_here_is_billed_for_its_true_length(relaygate: Relaygate, upstream: MockOpenAI,
-                                                        tenant: Tenant) -> None:
+                                                        tenant: Tenant, client: openai.OpenAI) -> None:
     audio = tone(2.75)
-    text = relaygate.client(tenant.key).audio.transcriptions.create(file=("tone.wav", audio), model="whisper-1",
-                                                                     response_format="text")
+    text = client.audio.transcriptions.create(file=("tone.wav", audio), model="whisper-1", response_format="text")
     assert text == "the quick brown fox jumps over the\n"
     assert upstream.media.last.duration == pytest.approx(2.75)
     row = last_row(relaygate, tenant)
@@ -63,14 +72,15 @@ def test_a_wav_made_here_is_billed_for_its_true_length(relaygate: Relaygate, ups
     ("json", "application/json"), ("text", "text/plain; charset=utf-8"), ("srt", "text/plain; charset=utf-8"),
     ("vtt", "text/plain; charset=utf-8"), ("verbose_json", "application/json")])
 def test_each_answer_format_comes_back_byte_for_byte(relaygate: Relaygate, upstream: MockOpenAI, tenant: Tenant,
-                                                     fmt: str, content_type: str) -> None:
+                                                     fmt: str, content_type: str,
+                                                     client: openai.OpenAI, direct: openai.OpenAI) -> None:
     upload = ("talk.wav", tone(3.2))
-    direct = _direct(upstream).audio.transcriptions.with_raw_response.create(file=upload, model="whisper-1",
-                                                                              response_format=fmt)  # type: ignore[call-overload]
-    relayed = relaygate.client(tenant.key).audio.transcriptions.with_raw_response.create(
+    straight = direct.audio.transcriptions.with_raw_response.create(
         file=upload, model="whisper-1", response_format=fmt)  # type: ignore[call-overload]
-    assert relayed.headers["content-type"] == direct.headers["content-type"] == content_type
-    assert relayed.content == direct.content
+    relayed = client.audio.transcriptions.with_raw_response.create(
+        file=upload, model="whisper-1", response_format=fmt)  # type: ignore[call-overload]
+    assert relayed.headers["content-type"] == straight.headers["content-type"] == content_type
+    assert relayed.content == straight.content
     # json and verbose_json report whisper's usage (whole seconds, rounded up): that is what is billed
     seconds = 4 if fmt in ("json", "verbose_json") else 3.2
     row = last_row(relaygate, tenant)
@@ -78,9 +88,9 @@ def test_each_answer_format_comes_back_byte_for_byte(relaygate: Relaygate, upstr
 
 
 def test_every_field_reaches_the_upstream_in_order_word_timestamps_too(relaygate: Relaygate, upstream: MockOpenAI,
-                                                                        tenant: Tenant) -> None:
+                                                                        tenant: Tenant, client: openai.OpenAI) -> None:
     audio = tone(7.25, rate=8_000)
-    verbose = relaygate.client(tenant.key).audio.transcriptions.create(
+    verbose = client.audio.transcriptions.create(
         file=("long talk “1”.wav", audio, "audio/wav"), model="whisper-1", language="fr", prompt="a fox",
         response_format="verbose_json", timestamp_granularities=["word", "segment"], temperature=0.2)
     assert verbose.words is not None and len(verbose.words) == 18 and verbose.words[-1].end == 7.25
@@ -113,9 +123,9 @@ def test_repeated_fields_and_unknown_ones_are_relayed_as_sent(relaygate: Relayga
 
 
 def test_gpt_4o_transcribe_is_billed_by_the_tokens_it_reports(relaygate: Relaygate, upstream: MockOpenAI,
-                                                              tenant: Tenant) -> None:
-    answer = relaygate.client(tenant.key).audio.transcriptions.create(file=("t.wav", tone(2.0)),
-                                                                       model="gpt-4o-transcribe", prompt="two words")
+                                                              tenant: Tenant, client: openai.OpenAI) -> None:
+    answer = client.audio.transcriptions.create(file=("t.wav", tone(2.0)), model="gpt-4o-transcribe",
+                                                prompt="two words")
     assert answer.usage is not None and answer.usage.type == "tokens"
     assert (answer.usage.input_tokens, answer.usage.output_tokens) == (22, 5)
     row = last_row(relaygate, tenant)
@@ -124,15 +134,13 @@ def test_gpt_4o_transcribe_is_billed_by_the_tokens_it_reports(relaygate: Relayga
 
 
 def test_a_transcription_stream_is_relayed_event_by_event_and_billed_by_its_usage(
-        relaygate: Relaygate, upstream: MockOpenAI, tenant: Tenant) -> None:
+        relaygate: Relaygate, upstream: MockOpenAI, tenant: Tenant,
+        client: openai.OpenAI, direct: openai.OpenAI) -> None:
     upload = ("t.wav", tone(2.0))
-    direct = list(_direct(upstream).audio.transcriptions.create(file=upload, model="gpt-4o-mini-transcribe",
-                                                                stream=True))
+    expected = list(direct.audio.transcriptions.create(file=upload, model="gpt-4o-mini-transcribe", stream=True))
     upstream.media.chunk_delay = 0.02
-    relayed = list(relaygate.client(tenant.key).audio.transcriptions.create(file=upload,
-                                                                            model="gpt-4o-mini-transcribe",
-                                                                            stream=True))
-    assert [e.model_dump() for e in relayed] == [e.model_dump() for e in direct]
+    relayed = list(client.audio.transcriptions.create(file=upload, model="gpt-4o-mini-transcribe", stream=True))
+    assert [e.model_dump() for e in relayed] == [e.model_dump() for e in expected]
     assert [e.type for e in relayed] == ["transcript.text.delta"] * 5 + ["transcript.text.done"]
     done = relayed[-1]
     assert done.type == "transcript.text.done" and done.usage is not None
@@ -146,8 +154,7 @@ def test_a_transcription_stream_is_relayed_event_by_event_and_billed_by_its_usag
 
 @pytest.mark.filterwarnings("ignore:deprecated:DeprecationWarning")  # the SDK marks translations deprecated
 def test_translations_are_relayed_and_billed_per_second(relaygate: Relaygate, upstream: MockOpenAI,
-                                                        tenant: Tenant) -> None:
-    client = relaygate.client(tenant.key)
+                                                        tenant: Tenant, client: openai.OpenAI) -> None:
     verbose = client.audio.translations.create(file=("fr.wav", tone(2.0)), model="whisper-1",
                                                response_format="verbose_json")
     assert (verbose.language, verbose.text) == ("english", "the quick brown fox jumps")
@@ -165,8 +172,8 @@ def test_a_large_upload_is_spooled_and_reaches_a_second_channel_whole(relaygate:
     relaygate.ok("PATCH", f"/api/channels/{t.channel_ids[0]}", {"priority": 10})
     fresh_mock.fail_next("500")
     audio = tone(120.0, rate=22_050)  # ~5 MiB: past the in-memory threshold
-    text = relaygate.client(t.key).audio.transcriptions.create(file=("long.wav", audio), model="whisper-1",
-                                                                response_format="text")
+    with relaygate.client(t.key) as client:
+        text = client.audio.transcriptions.create(file=("long.wav", audio), model="whisper-1", response_format="text")
     assert text.startswith("the quick brown fox")
     assert fresh_mock.count("/audio/transcriptions") == 1 and upstream.media.last.files("file")[0].data == audio
     assert spent(relaygate, t) == quota(120.0 * WHISPER_PER_SECOND)

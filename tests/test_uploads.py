@@ -59,6 +59,12 @@ class _Upload:
         self.answer = b""
 
     def run(self) -> None:
+        try:
+            self._send()
+        finally:
+            self.sock.close()
+
+    def _send(self) -> None:
         reader = threading.Thread(target=self._read, daemon=True)
         head = (f"POST /v1/audio/transcriptions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {self.key}\r\n"
                 "Content-Type: multipart/form-data; boundary=cap\r\nTransfer-Encoding: chunked\r\n\r\n").encode()
@@ -74,7 +80,6 @@ class _Upload:
         except OSError:
             pass  # the relay closed the connection after answering
         reader.join(10)
-        self.sock.close()
 
     def _chunk(self, data: bytes) -> None:
         self.sock.sendall(f"{len(data):x}\r\n".encode() + data + b"\r\n")
