@@ -32,6 +32,8 @@ class RouteDoc:
     body_type: str = "application/json"
     streams: bool = False
     """It may answer with a stream (`text/event-stream`, or the stream's own type)."""
+    answers: tuple[str, ...] = ("application/json",)
+    """The media types of a successful answer (audio for speech, text/plain for some transcripts)."""
     paths: tuple[str, ...] = ()
     """Documented as these paths instead of the route's own (Gemini's model:method in one path segment)."""
 

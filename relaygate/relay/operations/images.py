@@ -23,7 +23,7 @@ from relaygate.relay.exchange import Inbound
 from relaygate.relay.forms import UploadForm, read_form
 from relaygate.relay.inbound import decode_body, fail
 from relaygate.relay.media_delivery import SEND_WHOLE_UP_TO, content_type, held_answer, send_held
-from relaygate.relay.operation import Attempt, Metered, OperationContext, RetryableAnswer, Route
+from relaygate.relay.operation import Attempt, Metered, OperationContext, RetryableAnswer, Route, RouteDoc
 from relaygate.relay.sink import JSON, ClientSink
 from relaygate.relay.upstream import UpstreamResponse
 
@@ -34,6 +34,25 @@ INPUT_IMAGE_TOKENS = 6500
 about 5,300)."""
 _USAGE_WINDOW = 64 * 1024
 """How far from an answer's end its usage is looked for when it is not the last member."""
+
+_IMAGE_FIELDS: JsonObject = {
+    "model": {"type": "string"}, "prompt": {"type": "string"}, "n": {"type": "integer", "minimum": 1},
+    "size": {"type": "string"}, "quality": {"type": "string"}, "response_format": {"enum": ["url", "b64_json"]},
+    "user": {"type": "string"}}
+_GENERATION_BODY: JsonObject = {
+    "type": "object", "required": ["prompt"], "additionalProperties": True, "properties": {
+        **_IMAGE_FIELDS, "style": {"enum": ["vivid", "natural"]}, "background": {"type": "string"},
+        "output_format": {"enum": ["png", "jpeg", "webp"]}, "output_compression": {"type": "integer"},
+        "moderation": {"enum": ["low", "auto"]}}}
+_BINARY: JsonObject = {"type": "string", "format": "binary"}
+_EDIT_FORM: JsonObject = {
+    "type": "object", "required": ["prompt"], "additionalProperties": True, "properties": {
+        **_IMAGE_FIELDS, "image": _BINARY, "image[]": {"type": "array", "items": _BINARY, "maxItems": 16},
+        "mask": _BINARY, "input_fidelity": {"enum": ["high", "low"]}}}
+_VARIATION_FORM: JsonObject = {
+    "type": "object", "required": ["image"], "additionalProperties": True, "properties": {
+        "image": _BINARY, "model": {"type": "string"}, "n": {"type": "integer"}, "size": {"type": "string"},
+        "response_format": {"enum": ["url", "b64_json"]}}}
 
 
 @dataclass(slots=True)
@@ -127,7 +146,8 @@ async def _parsed_answer(raw: bytearray) -> tuple[int, JsonValue]:
 
 class ImageGenerationsOperation(_ImageOperation):
     name: ClassVar[str] = IMAGE_GENERATIONS
-    routes: ClassVar[tuple[Route, ...]] = (Route("POST", "/v1/images/generations", OPENAI),)
+    routes: ClassVar[tuple[Route, ...]] = (Route("POST", "/v1/images/generations", OPENAI, RouteDoc(
+        "Image generation, billed per image by size/quality or by GPT Image's usage", _GENERATION_BODY)),)
     operation: ClassVar[ImageOperation] = ImageOperation.GENERATIONS
 
     async def parse(self, inbound: Inbound, dialect: ClientDialect) -> ImageRequest:
@@ -160,13 +180,15 @@ class _FormImageOperation(_ImageOperation):
 
 class ImageEditsOperation(_FormImageOperation):
     name: ClassVar[str] = IMAGE_EDITS
-    routes: ClassVar[tuple[Route, ...]] = (Route("POST", "/v1/images/edits", OPENAI),)
+    routes: ClassVar[tuple[Route, ...]] = (Route("POST", "/v1/images/edits", OPENAI, RouteDoc(
+        "Image edits: one image (or up to 16 as image[]) and a mask", _EDIT_FORM, "multipart/form-data")),)
     operation: ClassVar[ImageOperation] = ImageOperation.EDITS
     image_fields: ClassVar[tuple[str, ...]] = ("image", "image[]")
 
 
 class ImageVariationsOperation(_FormImageOperation):
     name: ClassVar[str] = IMAGE_VARIATIONS
-    routes: ClassVar[tuple[Route, ...]] = (Route("POST", "/v1/images/variations", OPENAI),)
+    routes: ClassVar[tuple[Route, ...]] = (Route("POST", "/v1/images/variations", OPENAI, RouteDoc(
+        "Image variations (dall-e-2)", _VARIATION_FORM, "multipart/form-data")),)
     operation: ClassVar[ImageOperation] = ImageOperation.VARIATIONS
     image_fields: ClassVar[tuple[str, ...]] = ("image",)

@@ -15,7 +15,7 @@ from relaygate.relay.dialects import OPENAI, ClientDialect
 from relaygate.relay.exchange import Inbound
 from relaygate.relay.inbound import decode_body, fail
 from relaygate.relay.media_delivery import PlainBytes, content_type, stream_answer
-from relaygate.relay.operation import Attempt, End, Metered, OperationContext, Route
+from relaygate.relay.operation import Attempt, End, Metered, OperationContext, Route, RouteDoc
 from relaygate.relay.sink import EVENT_STREAM, ClientSink
 from relaygate.relay.upstream import UpstreamResponse
 
@@ -26,6 +26,14 @@ CHARACTER_MODELS = frozenset({"tts-1", "tts-1-hd"})
 AUDIO_TOKENS_PER_CHARACTER = 3
 """Audio tokens reserved per input character at speed 1 for a token-reporting model (OpenAI's gpt-4o-mini-tts
 speaks about 15 characters, 20 audio tokens, a second: this is twice that)."""
+
+_AUDIO_TYPES = ("audio/mpeg", "audio/opus", "audio/aac", "audio/flac", "audio/wav", "audio/pcm")
+_SPEECH_BODY: JsonObject = {
+    "type": "object", "required": ["model", "input", "voice"], "additionalProperties": True, "properties": {
+        "model": {"type": "string"}, "input": {"type": "string", "maxLength": INPUT_LIMIT}, "voice": {},
+        "instructions": {"type": "string"},
+        "response_format": {"enum": ["mp3", "opus", "aac", "flac", "wav", "pcm"]},
+        "speed": {"type": "number", "minimum": 0.25, "maximum": 4.0}, "stream_format": {"enum": ["audio", "sse"]}}}
 
 
 @dataclass(slots=True)
@@ -54,7 +62,9 @@ def _speed(body: JsonObject) -> float:
 
 class SpeechOperation:
     name: ClassVar[str] = SPEECH
-    routes: ClassVar[tuple[Route, ...]] = (Route("POST", "/v1/audio/speech", OPENAI),)
+    routes: ClassVar[tuple[Route, ...]] = (Route("POST", "/v1/audio/speech", OPENAI, RouteDoc(
+        "Text to speech: the audio streamed as it arrives, or speech.audio events (stream_format sse)", _SPEECH_BODY,
+        streams=True, answers=_AUDIO_TYPES)),)
 
     def __init__(self, ctx: OperationContext) -> None:
         self._ctx = ctx

@@ -12,7 +12,7 @@ from typing import ClassVar
 import orjson
 
 from relaygate.core.errors import BadRequest
-from relaygate.core.types import TRANSCRIPTIONS, TRANSLATIONS, Usage
+from relaygate.core.types import TRANSCRIPTIONS, TRANSLATIONS, JsonObject, Usage
 from relaygate.protocols.audio import duration_seconds
 from relaygate.protocols.content import trailing_usage
 from relaygate.protocols.media_answers import MediaEvents, transcription_usage
@@ -21,7 +21,16 @@ from relaygate.relay.dialects import OPENAI, ClientDialect
 from relaygate.relay.exchange import Inbound
 from relaygate.relay.forms import UploadForm, read_form
 from relaygate.relay.media_delivery import content_type, stream_answer
-from relaygate.relay.operation import Attempt, End, Metered, OperationContext, RetryableAnswer, Route, WholeAnswer
+from relaygate.relay.operation import (
+    Attempt,
+    End,
+    Metered,
+    OperationContext,
+    RetryableAnswer,
+    Route,
+    RouteDoc,
+    WholeAnswer,
+)
 from relaygate.relay.sink import EVENT_STREAM, JSON, ClientSink
 from relaygate.relay.upstream import UpstreamBroken, UpstreamResponse
 
@@ -29,6 +38,18 @@ AUDIO_TOKENS_PER_SECOND = 25
 TEXT_TOKENS_PER_SECOND = 10
 """Tokens reserved per second of audio for a model that may report tokens (OpenAI's gpt-4o transcribe models
 count about 17 audio tokens a second, and speech runs at two to three words a second)."""
+
+_FIELDS: JsonObject = {
+    "file": {"type": "string", "format": "binary"}, "model": {"type": "string"}, "prompt": {"type": "string"},
+    "response_format": {"enum": ["json", "text", "srt", "verbose_json", "vtt"]}, "temperature": {"type": "number"}}
+_TRANSLATION_FORM: JsonObject = {"type": "object", "required": ["file", "model"], "additionalProperties": True,
+                                 "properties": _FIELDS}
+_TRANSCRIPTION_FORM: JsonObject = {
+    "type": "object", "required": ["file", "model"], "additionalProperties": True, "properties": {
+        **_FIELDS, "language": {"type": "string"}, "stream": {"type": "boolean"}, "chunking_strategy": {},
+        "timestamp_granularities[]": {"type": "array", "items": {"enum": ["word", "segment"]}},
+        "include[]": {"type": "array", "items": {"enum": ["logprobs"]}}}}
+_ANSWERS = ("application/json", "text/plain")
 
 
 @dataclass(slots=True)
@@ -139,7 +160,9 @@ async def _stream(attempt: Attempt, parsed: TranscriptionRequest, resp: Upstream
 
 class TranscriptionsOperation(_AudioUploadOperation):
     name: ClassVar[str] = TRANSCRIPTIONS
-    routes: ClassVar[tuple[Route, ...]] = (Route("POST", "/v1/audio/transcriptions", OPENAI),)
+    routes: ClassVar[tuple[Route, ...]] = (Route("POST", "/v1/audio/transcriptions", OPENAI, RouteDoc(
+        "Speech to text: the upload relayed field for field, billed per second of audio or by usage",
+        _TRANSCRIPTION_FORM, "multipart/form-data", streams=True, answers=_ANSWERS)),)
     path: ClassVar[str] = "/audio/transcriptions"
 
 
@@ -147,5 +170,6 @@ class TranslationsOperation(_AudioUploadOperation):
     """As transcriptions; the text comes back in English."""
 
     name: ClassVar[str] = TRANSLATIONS
-    routes: ClassVar[tuple[Route, ...]] = (Route("POST", "/v1/audio/translations", OPENAI),)
+    routes: ClassVar[tuple[Route, ...]] = (Route("POST", "/v1/audio/translations", OPENAI, RouteDoc(
+        "Speech to English text, as transcriptions", _TRANSLATION_FORM, "multipart/form-data", answers=_ANSWERS)),)
     path: ClassVar[str] = "/audio/translations"
