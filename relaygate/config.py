@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     config_file: Path | None = None
 
     max_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    max_upload_bytes: int = Field(default=25 * 1024 * 1024, ge=1024, description="largest multipart upload (an "
+                                  "audio file to transcribe, images to edit); 413 as soon as a body passes it")
     retry_count: int = Field(default=2, ge=0, description="extra channels tried after a retryable failure")
     auto_disable_after: int = Field(default=5, ge=1, description="consecutive failures that disable a channel")
     probe_interval: float = Field(default=30.0, gt=0, description="seconds between probes of disabled channels")

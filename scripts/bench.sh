@@ -35,3 +35,7 @@ if [ "${RELAYGATE_BENCH_LITELLM:-0}" = 1 ]; then
 fi
 # shellcheck disable=SC2086
 python3 reference/summarize.py $files | tee "$out/summary.md"
+if [ "${RELAYGATE_BENCH_MEDIA:-1}" = 1 ]; then
+  echo "== media (scripts/bench-media.py)"
+  "$root/.venv/bin/python" "$root/scripts/bench-media.py" | tee "$out/media.txt"
+fi

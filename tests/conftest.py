@@ -168,6 +168,15 @@ def mock() -> Iterator[MockOpenAI]:
 
 
 @pytest.fixture
+def upstream(mock: MockOpenAI) -> Iterator[MockOpenAI]:
+    """The session's fake OpenAI upstream with its default behaviour and nothing recorded (audio and image tests),
+    given back to the other tests as it was found."""
+    mock.reset()
+    yield mock
+    mock.reset()
+
+
+@pytest.fixture
 def fresh_mock() -> Iterator[MockOpenAI]:
     server = MockOpenAI(api_keys=[UPSTREAM_KEY]).start()
     yield server

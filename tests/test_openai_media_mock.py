@@ -275,6 +275,15 @@ def test_azure_deployment_urls_serve_audio(mock: MockOpenAI) -> None:
     assert wrong.status_code == 400 and "does not match the deployment" in wrong.json()["error"]["message"]
 
 
+def test_azure_lists_its_models_with_an_api_version_and_key(mock: MockOpenAI) -> None:
+    url = f"http://127.0.0.1:{mock.port}/openai/models"
+    listed = httpx.get(url, params={"api-version": "2024-10-21"}, headers={"api-key": KEY}, timeout=5)
+    assert listed.status_code == 200 and listed.json()["object"] == "list"
+    assert httpx.get(url, headers={"api-key": KEY}, timeout=5).status_code == 404
+    assert httpx.get(url, params={"api-version": "2024-10-21"}, headers={"api-key": "nope"},
+                     timeout=5).status_code == 401
+
+
 @pytest.mark.parametrize(("mode", "error"), [("500", openai.InternalServerError), ("429", openai.RateLimitError),
                                              ("reset", openai.APIConnectionError)])
 def test_failure_modes_hit_audio_endpoints_too(mock: MockOpenAI, mode: str, error: type[Exception]) -> None:

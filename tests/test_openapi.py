@@ -17,7 +17,9 @@ CLIENT_ROUTES = {("POST", "/v1/chat/completions"), ("POST", "/v1/completions"), 
                  ("POST", "/v1beta/models/1:generateContent"), ("POST", "/v1beta/models/1:streamGenerateContent"),
                  ("POST", "/v1/responses"), ("GET", "/v1/responses/1"), ("DELETE", "/v1/responses/1"),
                  ("POST", "/v1/responses/1/cancel"), ("GET", "/v1/responses/1/input_items"),
-                 ("POST", "/v1/responses/input_tokens")}
+                 ("POST", "/v1/responses/input_tokens"),
+                 ("POST", "/v1/audio/speech"), ("POST", "/v1/audio/transcriptions"), ("POST", "/v1/audio/translations"),
+                 ("POST", "/v1/images/generations"), ("POST", "/v1/images/edits"), ("POST", "/v1/images/variations")}
 
 
 def _document(rg: Relaygate) -> dict[str, Any]:
@@ -43,6 +45,11 @@ def test_the_document_covers_the_client_routes_and_the_admin_api(relaygate: Rela
     assert "text/event-stream" in chat["200"]["content"]
     assert spec["paths"]["/v1/messages"]["post"]["responses"]["401"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/AnthropicError"}
+    speech = spec["paths"]["/v1/audio/speech"]["post"]
+    assert {"audio/mpeg", "audio/wav", "text/event-stream"} <= set(speech["responses"]["200"]["content"])
+    upload = spec["paths"]["/v1/audio/transcriptions"]["post"]
+    assert "multipart/form-data" in upload["requestBody"]["content"] and "413" in upload["responses"]
+    assert "text/plain" in upload["responses"]["200"]["content"]
     patch_user = spec["paths"]["/api/users/{id}"]["patch"]
     assert {"400", "401", "403", "404", "409", "413"} <= set(patch_user["responses"])
     assert patch_user["parameters"][0]["schema"]["maximum"] == 2**31 - 1
@@ -62,6 +69,9 @@ def test_every_status_a_route_answered_is_documented_for_it(relaygate: Relaygate
         ("POST", "/v1/chat/completions", client, {"model": "gpt-4o-mini", "messages": [{"role": "user",
                                                                                         "content": "x"}]}),
         ("POST", "/v1/embeddings", {}, {}),
+        ("POST", "/v1/audio/speech", client, {"model": "tts-1", "input": "x" * 4097, "voice": "alloy"}),
+        ("POST", "/v1/audio/transcriptions", client, {"model": "whisper-1"}),
+        ("POST", "/v1/images/generations", client, {"model": "dall-e-3", "prompt": "x", "n": 2}),
         ("POST", "/v1/chat/completions", admin, {}),
         ("GET", "/v1/models/nothing-here", client, None),
         ("GET", "/api/users/abc", admin, None),

@@ -46,14 +46,18 @@ _UNITS: tuple[PriceRecord, ...] = (
     # gpt-4o-mini-tts reports tokens: text in at 0.60, audio out at 12 per 1M (characters when it reports none)
     PriceRecord("gpt-4o-mini-tts", input_per_1m=0.6, output_per_1m=12.0, per_1m_characters=15.0),
     PriceRecord("whisper-1", per_second=0.006 / 60),
-    PriceRecord("gpt-4o-transcribe", input_per_1m=2.5, output_per_1m=10.0, per_second=0.006 / 60),
-    PriceRecord("gpt-4o-mini-transcribe", input_per_1m=1.25, output_per_1m=5.0, per_second=0.003 / 60),
+    # the gpt-4o transcribe models report input tokens that are nearly all audio: priced at the audio rate (6.00 and
+    # 3.00 per 1M; their few prompt tokens cost 2.50 and 1.25 at OpenAI); per second when they report nothing
+    PriceRecord("gpt-4o-transcribe", input_per_1m=6.0, output_per_1m=10.0, per_second=0.006 / 60),
+    PriceRecord("gpt-4o-mini-transcribe", input_per_1m=3.0, output_per_1m=5.0, per_second=0.003 / 60),
     PriceRecord("dall-e-3", per_image={"1024x1024/standard": 0.04, "1024x1792/standard": 0.08,
                                        "1792x1024/standard": 0.08, "1024x1024/hd": 0.08, "1024x1792/hd": 0.12,
                                        "1792x1024/hd": 0.12, "*": 0.04}),
     PriceRecord("dall-e-2", per_image={"256x256": 0.016, "512x512": 0.018, "1024x1024": 0.02, "*": 0.02}),
     PriceRecord("gpt-image-1", input_per_1m=5.0, output_per_1m=40.0, image_input_per_1m=10.0,
                 cache_read_per_1m=1.25),
+    PriceRecord("gpt-image-1-mini", input_per_1m=2.0, output_per_1m=8.0, image_input_per_1m=2.5,
+                cache_read_per_1m=0.2),
 )
 
 DEFAULT_PRICES: dict[str, PriceRecord] = {

@@ -27,6 +27,12 @@ RESPONSE_DELETE = "responses.delete"
 RESPONSE_CANCEL = "responses.cancel"
 RESPONSE_INPUT_ITEMS = "responses.input_items"
 RESPONSE_INPUT_TOKENS = "responses.input_tokens"
+SPEECH = "speech"
+TRANSCRIPTIONS = "transcriptions"
+TRANSLATIONS = "translations"
+IMAGE_GENERATIONS = "image_generations"
+IMAGE_EDITS = "image_edits"
+IMAGE_VARIATIONS = "image_variations"
 """Names of the operations every layer may speak of (an operation module declares its own; a provider lists
 the names it serves)."""
 STORED_RESPONSES = frozenset({RESPONSE_RETRIEVE, RESPONSE_DELETE, RESPONSE_CANCEL, RESPONSE_INPUT_ITEMS,

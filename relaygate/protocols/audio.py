@@ -33,14 +33,18 @@ from a seek to a negative offset)."""
 FORMATS = "flac, m4a, mp3, mp4, mpeg, mpga, oga, ogg or wav"
 
 
-def duration_seconds(source: str | os.PathLike[str] | bytes, *, filename: str | None = None) -> float:
-    """Seconds of audio in the file at the path `source`, or in `source` when it is the file's bytes.
+def duration_seconds(source: str | os.PathLike[str] | bytes | IO[bytes], *, filename: str | None = None) -> float:
+    """Seconds of audio in the file at the path `source`, in `source` when it is the file's bytes, or in the open
+    binary file `source` (read from its start).
 
     `filename` is the client's name for the file (its extension lets ADTS AAC and bare MP3 be recognised when the
     path has none, as a spooled upload's has not). Raises InvalidAudio (400, param `file`) for a file that is not
     audio, is corrupt, or holds no audio; OSError only when the path itself cannot be opened."""
     if isinstance(source, bytes):
         return _duration(io.BytesIO(source), filename or "")
+    if not isinstance(source, str | os.PathLike):
+        source.seek(0)
+        return _duration(source, filename or "")
     with open(source, "rb") as file:
         return _duration(file, filename if filename is not None else os.fspath(source))
 

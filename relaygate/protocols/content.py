@@ -130,15 +130,17 @@ def parse_usage(value: JsonValue) -> Usage | None:
 
 
 _USAGE_MEMBER = re.compile(rb'"usage"\s*:\s*(?={)')
+_OBJECT_START = re.compile(rb"\s*{")
 _DECODER = json.JSONDecoder()
 
 
-def trailing_usage(raw: bytes) -> JsonObject | None:
+def trailing_usage(raw: bytes | bytearray) -> JsonObject | None:
     """The top-level `usage` of a JSON answer when it is the object's last member (where OpenAI-compatible servers
-    put it), read without parsing the rest: an embeddings answer is mostly floats, and parsing them all costs more
-    than the rest of relaying it. None whenever that shape is not certain; the caller then parses the whole body."""
+    put it), read without parsing the rest: an embeddings answer is mostly floats, an image answer megabytes of
+    base64, and parsing them costs more than the rest of relaying them (nothing but the usage is copied). None
+    whenever that shape is not certain; the caller then parses the whole body."""
     at = raw.rfind(b'"usage"')
-    if at < 0 or raw.lstrip()[:1] != b"{":
+    if at < 0 or _OBJECT_START.match(raw) is None:
         return None
     member = _USAGE_MEMBER.match(raw, at)
     if member is None:

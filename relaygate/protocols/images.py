@@ -208,3 +208,24 @@ def _check_gpt_options(rules: ImageModelRules, model: str, fields: Mapping[str, 
     if output_format == "png":
         raise BadRequest("output_compression applies to output_format jpeg or webp, not png.", code="invalid_value",
                          param="output_compression")
+
+
+OUTPUT_TOKENS: Mapping[str, tuple[int, int, int]] = MappingProxyType({
+    "low": (272, 408, 400), "medium": (1056, 1584, 1568), "high": (4160, 6240, 6208)})
+"""GPT Image output tokens of one image by quality, for a square, portrait and landscape size (OpenAI's image
+generation guide)."""
+
+
+def reports_tokens(model: str) -> bool:
+    """Whether the model's answers carry a token usage (GPT Image) rather than being billed per image alone."""
+    rules = IMAGE_MODELS.get(model)
+    return bool(rules.output_formats) if rules is not None else model.startswith("gpt-image")
+
+
+def output_tokens(size: str, quality: str) -> int:
+    """The most output tokens one GPT Image image of that size and quality takes (`auto` read as the largest)."""
+    row = OUTPUT_TOKENS.get(quality, OUTPUT_TOKENS["high"])
+    width, _, height = size.partition("x")
+    if not (width.isdigit() and height.isdigit()):
+        return max(row)
+    return row[0] if width == height else row[1] if int(height) > int(width) else row[2]

@@ -43,3 +43,8 @@ class AzureProvider(OpenAIProvider):
         deployment = quote(call.upstream_model, safe="")
         url = f"{root}/openai/deployments/{deployment}{call.path}?api-version={quote(version, safe='')}"
         return url, {"api-key": credential}
+
+    def models_target(self, channel: ChannelRecord, credential: str) -> tuple[str, dict[str, str]]:
+        version = options_of(channel, AzureOptions).api_version or API_VERSION
+        return f"{channel.base_url.rstrip('/')}/openai/models?api-version={quote(version, safe='')}", {
+            "api-key": credential}

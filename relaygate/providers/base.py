@@ -147,6 +147,8 @@ class Upload:
 
     content_type: str
     content: Content
+    length: int | None = None
+    """The body's size when known (sent as Content-Length rather than chunked)."""
 
 
 @dataclass(frozen=True, slots=True)

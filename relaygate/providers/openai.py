@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from fnmatch import fnmatchcase
 from typing import ClassVar
 from urllib.parse import urlsplit
 
@@ -10,7 +11,22 @@ import orjson
 from pydantic import Field
 
 from relaygate.core.records import ChannelRecord
-from relaygate.core.types import CHAT, COMPLETIONS, EMBEDDINGS, RESPONSES, STORED_RESPONSES, Dialect, JsonObject, Usage
+from relaygate.core.types import (
+    CHAT,
+    COMPLETIONS,
+    EMBEDDINGS,
+    IMAGE_EDITS,
+    IMAGE_GENERATIONS,
+    IMAGE_VARIATIONS,
+    RESPONSES,
+    SPEECH,
+    STORED_RESPONSES,
+    TRANSCRIPTIONS,
+    TRANSLATIONS,
+    Dialect,
+    JsonObject,
+    Usage,
+)
 from relaygate.protocols.content import parse_usage, trailing_usage
 from relaygate.protocols.sse import DONE, SSEBuffer, event_data
 from relaygate.providers import reasoning
@@ -30,6 +46,12 @@ from relaygate.providers.openai_responses import (
 )
 
 _JSON = "application/json"
+_LISTED_PROBES = ("whisper*", "*transcribe*", "dall-e*", "gpt-image*")
+"""Models probed by listing the upstream's models: any request to them takes a file or costs an image."""
+_SPEECH_PROBES = ("tts-*", "*-tts*")
+"""Models probed by speaking four characters."""
+_STREAM_OPTIONS = frozenset({CHAT, COMPLETIONS})
+"""The operations whose streams take `stream_options` (speech and transcription streams refuse it)."""
 
 
 class OpenAIOptions(ProviderOptions):
@@ -171,7 +193,9 @@ class OpenAIProvider:
     """Any server that speaks OpenAI's API: forward, relay, read usage."""
 
     name = "openai"
-    serves: ClassVar[frozenset[str]] = frozenset({CHAT, COMPLETIONS, EMBEDDINGS, RESPONSES, *STORED_RESPONSES})
+    serves: ClassVar[frozenset[str]] = frozenset({CHAT, COMPLETIONS, EMBEDDINGS, RESPONSES, *STORED_RESPONSES, SPEECH,
+                                                  TRANSCRIPTIONS, TRANSLATIONS, IMAGE_GENERATIONS, IMAGE_EDITS,
+                                                  IMAGE_VARIATIONS})
     dialect: ClassVar[Dialect] = Dialect.OPENAI
     options: ClassVar[type[ProviderOptions]] = OpenAIOptions
     image_urls: ClassVar[tuple[str, ...]] = ("http://", "https://")
@@ -182,11 +206,13 @@ class OpenAIProvider:
             return responses_request(url, headers, call)
         if call.upload is not None:
             headers["Content-Type"] = call.upload.content_type
+            if call.upload.length is not None:
+                headers["Content-Length"] = str(call.upload.length)
             return UpstreamRequest("POST", url, headers, call.upload.content)
         headers["Content-Type"] = _JSON
         body = dict(call.body)
         body["model"] = call.upstream_model
-        if call.stream:
+        if call.stream and call.operation in _STREAM_OPTIONS:
             options = body.get("stream_options")
             options = dict(options) if isinstance(options, dict) else {}
             options["include_usage"] = True
@@ -200,6 +226,10 @@ class OpenAIProvider:
     def target(self, channel: ChannelRecord, credential: str, call: CallSpec) -> tuple[str, dict[str, str]]:
         """Where a call goes and how it authenticates (the content type is added by build)."""
         return api_root(channel.base_url) + call.path, {"Authorization": "Bearer " + credential}
+
+    def models_target(self, channel: ChannelRecord, credential: str) -> tuple[str, dict[str, str]]:
+        """Where the model list is (a free request that proves the credential works)."""
+        return api_root(channel.base_url) + "/models", {"Authorization": "Bearer " + credential}
 
     def answer(self, call: CallSpec, raw: bytes) -> Answer:
         if call.operation in RESPONSE_OPERATIONS:
@@ -221,7 +251,13 @@ class OpenAIProvider:
         return openai_refusal(status, raw)
 
     def probe(self, channel: ChannelRecord, credential: str, model: str) -> UpstreamRequest:
-        if "embedding" in model:
+        if any(fnmatchcase(model, p) for p in _LISTED_PROBES):
+            url, headers = self.models_target(channel, credential)
+            return UpstreamRequest("GET", url, headers, None)
+        if any(fnmatchcase(model, p) for p in _SPEECH_PROBES):
+            spec = CallSpec(SPEECH, "/audio/speech", {"model": model, "input": "ping", "voice": "alloy"}, model,
+                            stream=False, client_wants_usage=False)
+        elif "embedding" in model:
             spec = CallSpec(EMBEDDINGS, "/embeddings", {"model": model, "input": "ping"}, model, stream=False,
                             client_wants_usage=True)
         else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -27,6 +28,15 @@ class Inbound:
     """What the URL said (Gemini puts the model and the method there)."""
     query: str = ""
     """The URL's query string as sent (the Responses API pages and streams stored responses by it)."""
+    held: ExitStack | None = None
+    """What the request holds until it is answered (spooled uploads), made on first use (see `resources`) and
+    closed by the front door at its end; most requests hold nothing and pay nothing for it."""
+
+    @property
+    def resources(self) -> ExitStack:
+        if self.held is None:
+            self.held = ExitStack()
+        return self.held
 
 
 @dataclass(slots=True)

@@ -38,6 +38,8 @@ class RouteDoc:
     body_type: str = "application/json"
     streams: bool = False
     """It may answer with a stream (`text/event-stream`, or the stream's own type)."""
+    answers: tuple[str, ...] = ("application/json",)
+    """The media types of a successful answer (audio for speech, text/plain for some transcripts)."""
     paths: tuple[str, ...] = ()
     """Documented as these paths instead of the route's own (Gemini's model:method in one path segment)."""
 
@@ -165,6 +167,8 @@ class OperationContext:
     nothing."""
     keep_seconds: float = 30 * 86400.0
     """How long what operations remember is kept."""
+    max_upload_bytes: int = 25 * 1024 * 1024
+    """The largest multipart body (uploads are spooled, never held whole in memory)."""
 
 
 class Operation(Protocol[P]):

@@ -146,8 +146,9 @@ async def _lifespan(app: web.Application, settings: Settings, bootstrap: bool) -
                         retry_count=settings.retry_count, default_timeout=settings.upstream_timeout)
     tokens = TokenCounter()
     reader = _document_reader(settings, catalogs)
-    operations = build_operations(OperationContext(tokens, settings.default_max_tokens, settings.max_body_bytes,
-                                                   images=reader, store=db, keep_seconds=settings.responses_ttl))
+    operations = build_operations(OperationContext(
+        tokens, settings.default_max_tokens, settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes,
+        images=reader, store=db, keep_seconds=settings.responses_ttl))
     files = FileAnalysis(reader, catalogs, tokens, max_files=settings.file_analysis_max_files,
                          max_upload_bytes=settings.fetch_max_bytes)
     relay = Relay(catalogs=catalogs, ledger=ledger, limiter=limiter, attempts=attempts, metrics=metrics,

@@ -6,10 +6,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from relaygate.core.errors import BadRequest, BodyTooLarge
 
 _CHUNK = 64 * 1024
+_MALFORMED = (ValueError, AssertionError, HttpProcessingError)
+"""What aiohttp's multipart reader raises on a broken form (a bad part header is an HttpProcessingError)."""
+
+
+def _malformed(exc: Exception) -> BadRequest:
+    reason = exc.message if isinstance(exc, HttpProcessingError) else str(exc)
+    return BadRequest(f"The multipart body is malformed: {reason.strip().rstrip('.')}.")
 
 
 def too_large(limit: int) -> BodyTooLarge:
@@ -60,8 +68,8 @@ class HttpBody:
                 if not isinstance(part, BodyPartReader):
                     raise BadRequest("Nested multipart bodies are not accepted.")
                 yield _Part(part, self, limit)
-        except (ValueError, AssertionError) as exc:
-            raise BadRequest(f"The multipart body is malformed: {exc}.") from None
+        except _MALFORMED as exc:
+            raise _malformed(exc) from None
 
     def count(self, n: int, limit: int) -> None:
         self._read += n
@@ -92,7 +100,7 @@ class _Part:
     async def read_chunk(self) -> bytes:
         try:
             data = await self._part.read_chunk(_CHUNK)
-        except (ValueError, AssertionError) as exc:
-            raise BadRequest(f"The multipart body is malformed: {exc}.") from None
+        except _MALFORMED as exc:
+            raise _malformed(exc) from None
         self._body.count(len(data), self._limit)
         return data

@@ -37,7 +37,8 @@ STATUS_TEXT = {
     404: "not found: no such model for this key (model_not_found), or no such id",
     409: "conflict: the name is taken (already_exists), or the change would remove the last admin access "
          "(last_admin)",
-    413: "request_too_large: the body is over RELAYGATE_MAX_BODY_BYTES",
+    413: "request_too_large: the body is over RELAYGATE_MAX_BODY_BYTES (a multipart upload: over "
+         "RELAYGATE_MAX_UPLOAD_BYTES)",
     429: "rate_limit_exceeded: the key's RPM or TPM is used up; Retry-After says when to retry",
     431: "header_too_large: a request header (or the request line) is over 32 KiB",
     502: "upstream_error: every eligible channel failed",
@@ -65,6 +66,7 @@ class ClientRoute:
     answer: dict[str, Any] | None = None
     streams: bool = False
     body_type: str = "application/json"
+    answers: tuple[str, ...] = ("application/json",)
 
 
 _ERROR_SCHEMA = {"openai": "OpenAIError", "anthropic": "AnthropicError", "gemini": "GeminiError"}
@@ -80,7 +82,7 @@ def _relayed() -> tuple[ClientRoute, ...]:
             for path in doc.paths or (route.path,):
                 routes.append(ClientRoute(route.method, path, doc.summary, dialect, doc.body, RELAYED,
                                           _ERROR_SCHEMA.get(dialect, "OpenAIError"), streams=doc.streams,
-                                          body_type=doc.body_type))
+                                          body_type=doc.body_type, answers=doc.answers))
     return tuple(routes)
 
 
@@ -110,8 +112,9 @@ def error_responses(statuses: tuple[int | str, ...], schema: str = "OpenAIError"
 def client_paths() -> dict[str, dict[str, Any]]:
     paths: dict[str, dict[str, Any]] = {}
     for route in CLIENT_ROUTES:
-        ok: dict[str, Any] = {"description": "OK", "content": {"application/json": {"schema": route.answer or {
-            "type": "object"}}}}
+        ok: dict[str, Any] = {"description": "OK", "content": {
+            kind: {"schema": route.answer or {"type": "object"}} if kind == "application/json"
+            else {"schema": {"type": "string"}} for kind in route.answers}}
         if route.streams:
             ok["content"]["text/event-stream"] = {"schema": {"type": "string"}}
         op: dict[str, Any] = {

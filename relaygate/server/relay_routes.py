@@ -44,11 +44,15 @@ def relay_handler(operation: str, route: Route) -> Handler:
         started = time.perf_counter()
         request_id = new_request_id()
         sink = HttpSink(request, request_id)
+        key = key_from_headers(request.headers, request.query.get("key"))
+        inbound = Inbound(HttpBody(request), key, client_ip(request), request_id, request.match_info,
+                          request.rel_url.raw_query_string)
         try:
-            key = key_from_headers(request.headers, request.query.get("key"))
-            inbound = Inbound(HttpBody(request), key, client_ip(request), request_id, request.match_info,
-                              request.rel_url.raw_query_string)
-            await services(request).relay.handle(operation, route, inbound, sink)
+            try:
+                await services(request).relay.handle(operation, route, inbound, sink)
+            finally:
+                if inbound.held is not None:
+                    inbound.held.close()
         except RelayError as err:
             if not sink.streaming:
                 access_log(request, request_id, err.status, started)

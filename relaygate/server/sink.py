@@ -38,6 +38,10 @@ class HttpSink:
     async def send(self, status: int, body: bytes, content_type: str = JSON,
                    headers: Mapping[str, str] | None = None) -> None:
         all_headers = {"X-Request-Id": self._request_id, **(headers or {})}
+        if ";" in content_type:  # parameters as given (`text/plain; charset=utf-8`): aiohttp's argument refuses them
+            all_headers["Content-Type"] = content_type
+            self.response = web.Response(status=status, body=body, headers=all_headers)
+            return
         self.response = web.Response(status=status, body=body, content_type=content_type, headers=all_headers)
 
     async def open_stream(self, content_type: str = EVENT_STREAM, headers: Mapping[str, str] | None = None) -> None:

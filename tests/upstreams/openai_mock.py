@@ -139,7 +139,11 @@ class MockOpenAI(MockServer):
         deployment = None
         if path.startswith("/api/v1/"):  # OpenRouter serves OpenAI's API under /api/v1
             path = path.removeprefix("/api")
-        if path.startswith("/openai/deployments/"):
+        if path == "/openai/models":  # Azure's model list (an api-version is required)
+            if not request.query.get("api-version"):
+                raise wire.WireError(404, "Resource not found", code="404")
+            path = "/v1/models"
+        elif path.startswith("/openai/deployments/"):
             deployment, _, rest = path.removeprefix("/openai/deployments/").partition("/")
             path = "/v1/" + rest
         else:

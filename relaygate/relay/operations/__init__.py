@@ -8,7 +8,13 @@ from relaygate.relay.operation import Operation, OperationContext, OperationType
 from relaygate.relay.operations.chat import ChatOperation
 from relaygate.relay.operations.completions import CompletionsOperation
 from relaygate.relay.operations.embeddings import EmbeddingsOperation
+from relaygate.relay.operations.images import (
+    ImageEditsOperation,
+    ImageGenerationsOperation,
+    ImageVariationsOperation,
+)
 from relaygate.relay.operations.responses import ResponsesOperation
+from relaygate.relay.operations.speech import SpeechOperation
 from relaygate.relay.operations.stored_responses import (
     ResponseCancelOperation,
     ResponseDeleteOperation,
@@ -16,6 +22,7 @@ from relaygate.relay.operations.stored_responses import (
     ResponseInputTokensOperation,
     ResponseRetrieveOperation,
 )
+from relaygate.relay.operations.transcriptions import TranscriptionsOperation, TranslationsOperation
 
 OPERATIONS: tuple[OperationType, ...] = (
     ChatOperation,
@@ -27,6 +34,12 @@ OPERATIONS: tuple[OperationType, ...] = (
     ResponseDeleteOperation,
     ResponseCancelOperation,
     ResponseInputItemsOperation,
+    SpeechOperation,
+    TranscriptionsOperation,
+    TranslationsOperation,
+    ImageGenerationsOperation,
+    ImageEditsOperation,
+    ImageVariationsOperation,
 )
 
 
