@@ -116,6 +116,8 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--tpm", type=int)
     create.add_argument("--expires-at", type=float)
     create.add_argument("--group")
+    create.add_argument("--mj-mode", choices=("fast", "relax", "turbo"), dest="mj_mode",
+                        help="MidJourney mode when the path names none")
     key.add_parser("list").add_argument("--user", type=int, dest="user_id")
     key.add_parser("revoke").add_argument("id", type=int)
 
@@ -166,7 +168,8 @@ async def _run(op: Operator, args: argparse.Namespace) -> Any:
         ("channel", "disable"): lambda: op.update_channel(args.id, s.ChannelPatch(status="disabled")),
         ("channel", "enable"): lambda: op.update_channel(args.id, s.ChannelPatch(status="enabled")),
         ("key", "create"): lambda: op.create_key(s.KeyIn(**_fields(
-            args, "user_id", "name", "quota", "allowed_models", "allowed_ips", "rpm", "tpm", "expires_at", "group"))),
+            args, "user_id", "name", "quota", "allowed_models", "allowed_ips", "rpm", "tpm", "expires_at", "group",
+            "mj_mode"))),
         ("key", "list"): lambda: op.keys(args.user_id),
         ("key", "revoke"): lambda: op.revoke_key(args.id),
         ("user", "create"): lambda: op.create_user(s.UserIn(name=args.name, group=args.group, balance=args.balance)),

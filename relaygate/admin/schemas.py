@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from relaygate.providers.registry import PROVIDERS, options_model
 
 ChannelStatus = Literal["enabled", "disabled", "auto_disabled"]
+MidjourneyMode = Literal["fast", "relax", "turbo"]
 
 
 def _known_type(value: str) -> str:
@@ -92,6 +93,8 @@ class KeyLimits(Strict):
     rpm: int | None = Field(default=None, ge=1)
     tpm: int | None = Field(default=None, ge=1)
     group: str | None = Field(default=None, max_length=64)
+    mj_mode: MidjourneyMode | None = Field(default=None, description="MidJourney mode when the path names none "
+                                           "(/mj/...); null = fast")
 
     @field_validator("allowed_ips")
     @classmethod
@@ -121,6 +124,7 @@ class KeyPatch(Strict):
     tpm: int | None = Field(default=None, ge=1)
     group: str | None = None
     enabled: bool | None = None
+    mj_mode: MidjourneyMode | None = None
 
     _cidrs = field_validator("allowed_ips")(KeyLimits._cidrs.__func__)  # type: ignore[attr-defined]
 
@@ -141,6 +145,7 @@ class KeyOut(BaseModel):
     group: str | None
     enabled: bool
     created_at: float
+    mj_mode: str | None = None
 
 
 class KeyCreated(KeyOut):
