@@ -21,6 +21,7 @@ class Dialect(StrEnum):
 CHAT = "chat"
 COMPLETIONS = "completions"
 EMBEDDINGS = "embeddings"
+MIDJOURNEY = "midjourney"
 """Names of the operations every layer may speak of (an operation module declares its own; a provider lists
 the names it serves)."""
 
