@@ -45,6 +45,9 @@ class Exchange:
     error_code: str | None = None
     reservation: Reservation | None = None
     logged: bool = False
+    pinned_channel: int | None = None
+    """Set by a preparation step when only one channel may serve the request (a MidJourney action goes to the
+    channel whose upstream holds the task it acts on)."""
 
     def log_row(self) -> LogRow:
         self.logged = True

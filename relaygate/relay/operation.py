@@ -20,16 +20,19 @@ from relaygate.relay.dialects import ClientDialect
 from relaygate.relay.exchange import Inbound
 from relaygate.relay.sink import JSON, ClientSink
 from relaygate.relay.upstream import UpstreamResponse
+from relaygate.store.database import Database
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
     """One HTTP route of an operation and the dialect its clients speak there (which also picks the shape of its
-    errors)."""
+    errors, unless `errors` names another)."""
 
     method: str
     path: str
     dialect: ClientDialect
+    errors: str | None = None
+    """The front door whose error shape the route answers in, when it is not the dialect's (midjourney)."""
 
 
 class Parsed(Protocol):
@@ -112,6 +115,9 @@ class OperationContext:
     tokens: TokenCounter
     default_max_tokens: int
     max_body_bytes: int
+    db: Database | None = None
+    """The store, for operations whose answers outlive the request (a MidJourney task is recorded as it is
+    submitted); None where no operation needs it."""
 
 
 class Operation(Protocol[P]):

@@ -87,6 +87,11 @@ class Relay:
         key = ex.key
         assert key is not None
         channels = catalog.channels_for(parsed.model, key.group, op.name)
+        if ex.pinned_channel is not None:
+            channels = tuple(c for c in channels if c.id == ex.pinned_channel)
+            if not channels:
+                raise NotFound("The channel that holds what this request refers to no longer serves it to this key.",
+                               code="channel_not_found")
         if not channels:
             if catalog.channels_for(parsed.model, key.group):
                 raise BadRequest(f"The model '{parsed.model}' is not served for this endpoint ({op.name}) by any "

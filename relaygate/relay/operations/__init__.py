@@ -8,11 +8,13 @@ from relaygate.relay.operation import Operation, OperationContext
 from relaygate.relay.operations.chat import ChatOperation
 from relaygate.relay.operations.completions import CompletionsOperation
 from relaygate.relay.operations.embeddings import EmbeddingsOperation
+from relaygate.relay.operations.midjourney import MidjourneyOperation
 
 OPERATIONS: tuple[type[Operation[Any]], ...] = (
     ChatOperation,
     CompletionsOperation,
     EmbeddingsOperation,
+    MidjourneyOperation,
 )
 
 
