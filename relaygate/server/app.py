@@ -17,6 +17,7 @@ from relaygate.billing.ledger import Ledger
 from relaygate.billing.tokens import TokenCounter
 from relaygate.config import Settings
 from relaygate.core.records import PriceRecord
+from relaygate.fetch import FetchPolicy, GuardedFetcher
 from relaygate.limits.base import RateLimiter
 from relaygate.limits.memory import MemoryRateLimiter
 from relaygate.limits.redis import RedisRateLimiter
@@ -30,12 +31,15 @@ from relaygate.relay.pipeline import Relay
 from relaygate.relay.prober import ChannelProber
 from relaygate.relay.routing import ChannelHealth, ProcessChannelHealth
 from relaygate.relay.shared_health import RedisChannelHealth
+from relaygate.relay.steps.midjourney import MidjourneyPreparation
 from relaygate.relay.upstream import AiohttpTransport
-from relaygate.server import admin_routes, docs_routes, openai_routes, ops_routes, relay_routes
+from relaygate.server import admin_routes, docs_routes, midjourney_routes, openai_routes, ops_routes, relay_routes
 from relaygate.server.state import SERVICES, Services
 from relaygate.store.database import BOOTSTRAP_LOCK, Database
 from relaygate.store.leases import Lease
 from relaygate.store.notices import follow_config_changes
+from relaygate.tasks.metrics import TaskMetrics
+from relaygate.tasks.runtime import start_tasks
 
 log = logging.getLogger("relaygate.app")
 
@@ -45,6 +49,7 @@ def create_app(settings: Settings, *, bootstrap: bool = True) -> web.Application
     app = web.Application(client_max_size=settings.max_body_bytes)
     app.cleanup_ctx.append(lambda a: _lifespan(a, settings, bootstrap))
     relay_routes.add_routes(app)
+    midjourney_routes.add_routes(app)
     openai_routes.add_routes(app)
     admin_routes.add_routes(app)
     docs_routes.add_routes(app)
@@ -100,14 +105,18 @@ async def _lifespan(app: web.Application, settings: Settings, bootstrap: bool) -
     attempts = Attempts(transport=upstream, health=health, metrics=metrics, on_channel_down=prober.channel_down,
                         retry_count=settings.retry_count, default_timeout=settings.upstream_timeout)
     operations = build_operations(OperationContext(TokenCounter(), settings.default_max_tokens,
-                                                   settings.max_body_bytes))
+                                                   settings.max_body_bytes, db=db))
     relay = Relay(catalogs=catalogs, ledger=ledger, limiter=limiter, attempts=attempts, metrics=metrics,
-                  operations=operations)
-    app[SERVICES] = Services(settings, db, catalogs, ledger, upstream, relay, operator, metrics)
+                  operations=operations, steps=[MidjourneyPreparation(db)])
+    fetcher = GuardedFetcher(FetchPolicy.from_settings(settings))
+    midjourney = await start_tasks(settings, db=db, catalogs=catalogs, transport=upstream, health=health,
+                                   fetcher=fetcher, metrics=TaskMetrics(metrics.registry))
+    app[SERVICES] = Services(settings, db, catalogs, ledger, upstream, relay, operator, metrics, midjourney)
     tasks = [loop.create_task(catalogs.poll_forever()), loop.create_task(prober.run_forever()),
              loop.create_task(prober.lease.keep_forever()), loop.create_task(db.checkpoint_forever()),
              loop.create_task(ledger.holding.run_forever()),
-             loop.create_task(follow_config_changes(db, catalogs.stale))]
+             loop.create_task(follow_config_changes(db, catalogs.stale)),
+             *(loop.create_task(work) for work in midjourney.background())]
     if isinstance(health, RedisChannelHealth):
         tasks.append(loop.create_task(health.follow_forever()))
     # Everything built so far lives as long as the process: move it out of the collector's sight, so a full
@@ -128,6 +137,8 @@ async def _lifespan(app: web.Application, settings: Settings, bootstrap: bool) -
                 await task
         await relay.drain()
         await ledger.close()
+        await midjourney.close()
+        await fetcher.close()
         await upstream.close()
         if link is not None:
             await link.close()
