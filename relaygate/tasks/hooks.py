@@ -46,6 +46,8 @@ class HookSender:
         self._concurrency = concurrency
         self._wake = asyncio.Event()
         self._sending: dict[str, asyncio.Task[None]] = {}
+        self._retry_at = float("inf")
+        """The soonest retry this process scheduled: the sender looks again then rather than at its next tick."""
 
     def wake(self) -> None:
         self._wake.set()
@@ -53,9 +55,12 @@ class HookSender:
     async def run_forever(self) -> None:
         try:
             while True:
+                wait = min(_IDLE_CHECK, max(0.0, self._retry_at - time.time()))
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), _IDLE_CHECK)
+                    await asyncio.wait_for(self._wake.wait(), wait)
                 self._wake.clear()
+                if self._retry_at <= time.time():
+                    self._retry_at = float("inf")
                 if not self._lease.held:
                     continue
                 try:
@@ -97,10 +102,10 @@ class HookSender:
             ok, final, reason = False, False, failed.message
         attempts = item.attempts + 1
         if not ok and not final and attempts < self._attempts:
-            delay = min(_MAX_DELAY, self._retry * 2 ** (attempts - 1))
+            retry_at = time.time() + min(_MAX_DELAY, self._retry * 2 ** (attempts - 1))
             await self._db.run(functools.partial(task_sql.notification_retry, task_id=item.task_id,
-                                                 version=item.version, attempts=attempts,
-                                                 next_attempt_at=time.time() + delay))
+                                                 version=item.version, attempts=attempts, next_attempt_at=retry_at))
+            self._retry_at = min(self._retry_at, retry_at)
             self._metrics.notifications.labels("retried").inc()
             return
         outcome = "delivered" if ok else "refused" if final else "given_up"

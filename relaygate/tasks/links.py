@@ -27,7 +27,7 @@ class ImageLinks:
         self.ttl = ttl
         self._step = max(1, min(3600, int(ttl // 10)))
 
-    def _sign(self, task_id: str, expires: int) -> str:
+    def signature(self, task_id: str, expires: int) -> str:
         mac = hmac.new(self._key, f"{task_id}\x00{expires}".encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
@@ -37,11 +37,12 @@ class ImageLinks:
     def url(self, base: str, task_id: str, now: float) -> str:
         """The link under `base` (relaygate's address as the client reaches it)."""
         expires = self.expiry(now)
-        return f"{base}/mj/image/{quote(task_id, safe='')}?expires={expires}&sig={self._sign(task_id, expires)}"
+        return f"{base}/mj/image/{quote(task_id, safe='')}?expires={expires}&sig={self.signature(task_id, expires)}"
 
     def check(self, task_id: str, expires: str | None, sig: str | None, now: float) -> LinkCheck:
         if not expires or not sig or not expires.isdigit() or len(expires) > 12:
             return LinkCheck.INVALID
-        if not hmac.compare_digest(self._sign(task_id, int(expires)).encode(), sig.encode("utf-8", "surrogateescape")):
+        expected = self.signature(task_id, int(expires)).encode()
+        if not hmac.compare_digest(expected, sig.encode("utf-8", "surrogateescape")):
             return LinkCheck.INVALID
         return LinkCheck.VALID if int(expires) >= now else LinkCheck.EXPIRED
