@@ -184,6 +184,16 @@ def test_a_round_asks_in_batches_and_writes_only_what_changed(tmp_path: Path) ->
             "IN_PROGRESS", "50%", 1)
         queued = await db.run(lambda c: c.exec_driver_sql("SELECT task_id, version FROM mj_notifications").all())
         assert [tuple(r) for r in queued] == [("t0", 1)]
+        upstream["u1"] = {"id": "u1", "status": "SUCCESS", "imageUrl": "http://mj.test/1.png",
+                          "buttons": [{"customId": "MJ::JOB::upsample::1::h", "label": "U1"}]}
+        upstream["u2"] = {"id": "u2", "status": "FAILURE", "failReason": "banned"}
+        await asyncio.sleep(0.02)
+        third = await poller.round()
+        assert sorted(row.id for row in third.written) == ["t1", "t2"] and third.refunded == 1
+        states = await db.run(lambda c: c.exec_driver_sql("SELECT id, status, billing, finished FROM mj_tasks "
+                                                          "ORDER BY id").all())
+        assert [tuple(r) for r in states][:3] == [("t0", "IN_PROGRESS", "charged", 0), ("t1", "SUCCESS", "kept", 1),
+                                                 ("t2", "FAILURE", "refunded", 1)]
         db.close()
 
     asyncio.run(main())

@@ -6,9 +6,10 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, astuple, dataclass, fields
 from typing import Any
 
+import orjson
 from sqlalchemy import JSON, Connection, and_, bindparam, case, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -69,11 +70,19 @@ def _row(r: Any) -> TaskRow:
     return TaskRow(**values)
 
 
+_INSERT = f"INSERT INTO mj_tasks ({', '.join(_ROW_FIELDS)}) VALUES ({', '.join('?' for _ in _ROW_FIELDS)})"
+_JSON_FIELDS = (_ROW_FIELDS.index("buttons"), _ROW_FIELDS.index("properties"))
+
+
 def insert_task(conn: Connection, row: TaskRow) -> None:
-    values = asdict(row)
-    values["buttons"] = values["buttons"] or []
-    values["properties"] = values["properties"] or {}
-    conn.execute(mj_tasks.insert().values(**values))
+    """One statement on the driver's cursor (every submission makes one): SQLAlchemy's statement building cost
+    five times the insert itself."""
+    values: list[Any] = list(astuple(row))
+    buttons, properties = _JSON_FIELDS
+    values[buttons] = orjson.dumps(row.buttons or []).decode()
+    values[properties] = orjson.dumps(row.properties or {}).decode()
+    sql = _INSERT if conn.dialect.name == "sqlite" else _INSERT.replace("?", "%s")
+    conn.connection.dbapi_connection.cursor().execute(sql, values)  # type: ignore[union-attr]
 
 
 def task_by_id(conn: Connection, task_id: str) -> TaskRow | None:
@@ -91,10 +100,11 @@ def tasks_of_key(conn: Connection, key_id: int, ids: Sequence[str]) -> list[Task
 
 
 def confirm_modal(conn: Connection, task_id: str, *, request_id: str, prompt: str, mode: str, now: float) -> bool:
-    """A MODAL task confirmed by submit/modal: it runs from the start, and its confirmation is charged on its own."""
+    """A MODAL task confirmed by submit/modal: it runs from the start (its timeout counted from now), and its
+    confirmation is charged on its own."""
     stmt = update(mj_tasks).where(mj_tasks.c.id == task_id, mj_tasks.c.status == "MODAL").values(
         status="NOT_START", progress="0%", prompt=prompt, mode=mode, modal_request_id=request_id,
-        version=mj_tasks.c.version + 1, updated_at=now)
+        submit_time=int(now * 1000), version=mj_tasks.c.version + 1, updated_at=now)
     return conn.execute(stmt).rowcount > 0
 
 
