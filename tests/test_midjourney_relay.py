@@ -10,7 +10,7 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 
-from tests.conftest import Relaygate
+from tests.conftest import MJ_UPSTREAM_SECRET, Relaygate
 from tests.midjourney_env import MODE_SHARE, PRICES, MjTenant, mj_relaygate, mj_tenant, quota
 from tests.upstreams.midjourney_mock import MockMidjourney
 from tests.upstreams.midjourney_wire import png_data_url
@@ -205,3 +205,19 @@ def test_the_upstream_host_never_reaches_the_client(t: MjTenant, mj: MockMidjour
     assert mj.base_url not in raw and f"127.0.0.1:{mj.port}" not in raw
     image = httpx.get(task["imageUrl"])
     assert image.status_code == 200 and image.content.startswith(b"\x89PNG")
+
+
+def test_a_failing_channel_is_skipped_and_actions_follow_the_task_to_its_own(rg: Relaygate, t: MjTenant,
+                                                                           mj: MockMidjourney) -> None:
+    broken = rg.ok("POST", "/api/channels", {
+        "name": f"{t.group}-broken", "type": "midjourney", "base_url": mj.base_url, "credentials": ["wrong-secret"],
+        "models": ["midjourney"], "groups": [t.group], "priority": 10})
+    assert rg.ok("POST", f"/api/channels/{broken['id']}/test")["ok"] is False
+    assert rg.ok("POST", f"/api/channels/{t.channel_id}/test")["ok"] is True
+    task = t.finished(t.ok("submit/imagine", {"prompt": "a fox"})["result"])
+    # the broken channel, first in priority, answered 401: tried past, as for any channel type
+    assert [c.headers["mj-api-secret"] for c in mj.calls("submit/imagine")] == ["wrong-secret", MJ_UPSTREAM_SECRET]
+    t.ok("submit/action", {"taskId": task["id"], "customId": task["buttons"][0]["customId"]})
+    # pinned to the channel that holds the task: the broken one, though first in priority, is not tried
+    assert [c.headers["mj-api-secret"] for c in mj.calls("submit/action")] == [MJ_UPSTREAM_SECRET]
+    rg.ok("DELETE", f"/api/channels/{broken['id']}")

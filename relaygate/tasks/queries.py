@@ -76,7 +76,10 @@ class TaskQueries:
             raise UpstreamFailed("The upstream that ran the task could not be reached; try again later.") from None
         if resp.status >= 400:
             refusal = provider.refusal(resp.status, raw)
-            raise UpstreamClientError(resp.status if resp.status < 500 else 502, refusal.message, type_=refusal.type,
+            message = refusal.message
+            for secret in channel.credentials:
+                message = message.replace(secret, "***")
+            raise UpstreamClientError(resp.status if resp.status < 500 else 502, message, type_=refusal.type,
                                       code=refusal.code, param=None)
         try:
             answer = submit_answer_from(orjson.loads(raw))
