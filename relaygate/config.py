@@ -77,6 +77,24 @@ class Settings(BaseSettings):
     def allowed_origins(self, admin: bool) -> frozenset[str]:
         return frozenset(_split(self.admin_cors_origins if admin else self.cors_origins))
 
+    public_url: str = Field(default="", description="the address clients reach relaygate at "
+                            "(https://relay.example.com), for the links it hands out; empty: each request's own "
+                            "host, and http://HOST:PORT in notifyHook calls")
+    mj_poll_interval: float = Field(default=2.0, gt=0, description="seconds between MidJourney poll rounds, and "
+                                    "between two questions about a task that is changing")
+    mj_poll_max_interval: float = Field(default=30.0, gt=0, description="seconds at most between two questions about "
+                                        "a task that is not changing")
+    mj_poll_batch: int = Field(default=100, ge=1, le=1000, description="task ids in one list-by-condition call")
+    mj_task_timeout: float = Field(default=3600.0, gt=0, description="seconds after which an unfinished MidJourney "
+                                   "task is given up and refunded")
+    mj_image_url_ttl: float = Field(default=86400.0, gt=0, description="seconds a signed /mj/image link works")
+    mj_image_secret: str = Field(default="", description="key signing image links; empty: a random one made once "
+                                 "and kept in the database (shared by every replica)")
+    mj_hook_attempts: int = Field(default=8, ge=1, description="notifyHook calls tried per change")
+    mj_hook_retry_seconds: float = Field(default=2.0, gt=0, description="first notifyHook retry delay (doubling, at "
+                                         "most 300 s)")
+    mj_hook_timeout: float = Field(default=10.0, gt=0, description="seconds one notifyHook call may take")
+
     fetch_allow: str = Field(default="", description="comma-separated host:port and CIDR entries exempt from "
                              "the fetcher's private-address block, e.g. 127.0.0.1:8080,10.1.0.0/16")
     fetch_hosts: str = Field(default="", description="comma-separated name=address entries the fetcher resolves "

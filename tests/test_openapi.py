@@ -19,7 +19,9 @@ CLIENT_ROUTES = {("POST", "/v1/chat/completions"), ("POST", "/v1/completions"), 
                  ("POST", "/v1/responses/1/cancel"), ("GET", "/v1/responses/1/input_items"),
                  ("POST", "/v1/responses/input_tokens"),
                  ("POST", "/v1/audio/speech"), ("POST", "/v1/audio/transcriptions"), ("POST", "/v1/audio/translations"),
-                 ("POST", "/v1/images/generations"), ("POST", "/v1/images/edits"), ("POST", "/v1/images/variations")}
+                 ("POST", "/v1/images/generations"), ("POST", "/v1/images/edits"), ("POST", "/v1/images/variations"),
+                 ("POST", "/mj/submit/1"), ("POST", "/mj/insight-face/1"), ("POST", "/mj-1/mj/submit/1"),
+                 ("POST", "/mj-1/mj/insight-face/1")}
 
 
 def _document(rg: Relaygate) -> dict[str, Any]:

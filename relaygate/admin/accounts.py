@@ -112,7 +112,7 @@ class AccountVerbs(OperatorBase):
             "user_id": body.user_id, "kind": body.kind, "name": body.name, "key_hash": hash_key(raw),
             "key_hint": key_hint(raw), "unlimited": body.quota is None, "remain_quota": body.quota or 0,
             "expires_at": body.expires_at, "allowed_models": body.allowed_models, "allowed_ips": body.allowed_ips,
-            "rpm": body.rpm, "tpm": body.tpm, "group_name": body.group, "enabled": True,
+            "rpm": body.rpm, "tpm": body.tpm, "group_name": body.group, "enabled": True, "mj_mode": body.mj_mode,
         }
 
         def run(c: Connection, audit: Audit) -> int:

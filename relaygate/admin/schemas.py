@@ -39,6 +39,7 @@ from relaygate.fetch.allow import parse_allow_entry
 from relaygate.providers.registry import PROVIDERS, options_model
 
 ChannelStatus = Literal["enabled", "disabled", "auto_disabled"]
+MidjourneyMode = Literal["fast", "relax", "turbo"]
 KeyKind = Literal["client", "admin"]
 
 
@@ -144,6 +145,8 @@ class KeyLimits(Strict):
     rpm: PerMinute | None = None
     tpm: PerMinute | None = None
     group: GroupName | None = None
+    mj_mode: MidjourneyMode | None = Field(default=None, description="MidJourney mode when the path names none "
+                                           "(/mj/...); null = fast")
 
 
 class KeyIn(KeyLimits):
@@ -167,6 +170,7 @@ class KeyPatch(Strict):
     tpm: PerMinute | None = None
     group: GroupName | None = None
     enabled: bool | None = None
+    mj_mode: MidjourneyMode | None = None
 
 
 class KeyOut(BaseModel):
@@ -186,6 +190,7 @@ class KeyOut(BaseModel):
     group: str | None
     enabled: bool
     created_at: float
+    mj_mode: str | None = None
 
 
 class KeyCreated(KeyOut):

@@ -60,8 +60,20 @@ _UNITS: tuple[PriceRecord, ...] = (
                 cache_read_per_1m=0.2),
 )
 
+_MJ_ACTIONS = {
+    "imagine": 0.1, "reroll": 0.1, "variation": 0.1, "high-variation": 0.1, "low-variation": 0.1, "zoom": 0.1,
+    "custom-zoom": 0.1, "pan": 0.1, "inpaint": 0.1, "blend": 0.1, "upscale": 0.05, "describe": 0.05,
+    "shorten": 0.05, "swap-face": 0.05, "action": 0.05, "modal": 0.0,
+}
+"""USD per MidJourney submission in fast mode, per action (`mj-<action>-<mode>`). A modal confirms what the button
+that opened it (inpaint, custom zoom, a remix) was charged for, so by default it costs nothing of its own."""
+_MJ_MODES = {"relax": 0.5, "fast": 1.0, "turbo": 2.0}
+"""Each mode's price as a share of fast's: relax runs slower for less, turbo faster for twice."""
+
 DEFAULT_PRICES: dict[str, PriceRecord] = {
     **{model: PriceRecord(model=model, input_per_1m=i, output_per_1m=o, cache_read_per_1m=r, cache_write_per_1m=w)
        for model, (i, o, r, w) in _TOKENS.items()},
     **{p.model: p for p in _UNITS},
+    **{f"mj-{action}-{mode}": PriceRecord(f"mj-{action}-{mode}", per_call=round(usd * share, 6))
+       for action, usd in _MJ_ACTIONS.items() for mode, share in _MJ_MODES.items()},
 }

@@ -116,6 +116,8 @@ def _key(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     create.add_argument("--rpm", type=int)
     create.add_argument("--tpm", type=int)
     create.add_argument("--expires-at", type=float)
+    create.add_argument("--mj-mode", choices=("fast", "relax", "turbo"), dest="mj_mode",
+                        help="MidJourney mode when the path names none")
     create.add_argument("--group")
     change = key.add_parser("update", help="change the given fields only")
     change.add_argument("id", type=ident)
@@ -127,6 +129,8 @@ def _key(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     change.add_argument("--rpm", type=int)
     change.add_argument("--tpm", type=int)
     change.add_argument("--expires-at", type=float)
+    change.add_argument("--mj-mode", choices=("fast", "relax", "turbo"), dest="mj_mode",
+                        help="MidJourney mode when the path names none")
     change.add_argument("--group")
     change.add_argument("--enable", action="store_const", const=True, dest="enabled")
     change.add_argument("--disable", action="store_const", const=False, dest="enabled")

@@ -20,7 +20,7 @@ def fields(args: argparse.Namespace, *names: str) -> dict[str, Any]:
 _CHANNEL_FIELDS = ("name", "base_url", "credentials", "models", "model_mapping", "groups", "priority", "weight",
                    "timeout", "test_model")
 _KEY_FIELDS = ("name", "quota", "unlimited", "allowed_models", "allowed_ips", "rpm", "tpm", "expires_at", "group",
-               "enabled")
+               "enabled", "mj_mode")
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
@@ -77,7 +77,7 @@ def table(op: Operator, a: argparse.Namespace) -> dict[tuple[str, str], Callable
         ("channel", "delete"): lambda: op.delete_channel(a.id),
         ("key", "create"): lambda: op.create_key(s.KeyIn(**fields(
             a, "user_id", "kind", "name", "quota", "allowed_models", "allowed_ips", "rpm", "tpm", "expires_at",
-            "group"))),
+            "group", "mj_mode"))),
         ("key", "update"): lambda: op.update_key(a.id, _key_patch(a)),
         ("key", "list"): lambda: op.keys(a.user_id, a.kind),
         ("key", "show"): lambda: op.key(a.id),

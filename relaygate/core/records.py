@@ -28,6 +28,8 @@ class KeyRecord:
     enabled: bool
     user_enabled: bool
     user_role: str
+    mj_mode: str | None = None
+    """The MidJourney mode (fast, relax, turbo) for submissions whose path names none; None means fast."""
 
     def usable_at(self, now: float) -> bool:
         return self.enabled and self.user_enabled and (self.expires_at is None or self.expires_at > now)

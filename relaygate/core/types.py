@@ -33,6 +33,7 @@ TRANSLATIONS = "translations"
 IMAGE_GENERATIONS = "image_generations"
 IMAGE_EDITS = "image_edits"
 IMAGE_VARIATIONS = "image_variations"
+MIDJOURNEY = "midjourney"
 """Names of the operations every layer may speak of (an operation module declares its own; a provider lists
 the names it serves)."""
 STORED_RESPONSES = frozenset({RESPONSE_RETRIEVE, RESPONSE_DELETE, RESPONSE_CANCEL, RESPONSE_INPUT_ITEMS,

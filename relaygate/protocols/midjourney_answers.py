@@ -61,6 +61,15 @@ def submit_answer_from(value: JsonValue) -> SubmitAnswer | None:
                         properties if isinstance(properties, dict) else {})
 
 
+CLIENT_PROPERTIES = frozenset({"finalPrompt", "finalZhPrompt", "promptEn", "bannedWord", "numberOfQueues", "remix"})
+"""Properties of an upstream's answer or task a client is shown; the rest (discordInstanceId, discordChannelId,
+the upstream's notifyHook, …) describe the upstream's accounts."""
+
+
+def client_properties(properties: JsonObject) -> JsonObject:
+    return {k: v for k, v in properties.items() if k in CLIENT_PROPERTIES}
+
+
 # ---------------------------------------------------------------- the task object
 
 

@@ -10,6 +10,7 @@ from relaygate.providers.anthropic import AnthropicProvider
 from relaygate.providers.azure import AzureProvider
 from relaygate.providers.base import Provider, ProviderOptions, read_options
 from relaygate.providers.gemini import GeminiProvider
+from relaygate.providers.midjourney import MidjourneyProvider
 from relaygate.providers.openai import OpenAIProvider
 from relaygate.providers.openrouter import OpenRouterProvider
 
@@ -19,6 +20,7 @@ PROVIDERS: dict[str, Provider] = {
     "anthropic": AnthropicProvider(),
     "gemini": GeminiProvider(),
     "openrouter": OpenRouterProvider(),
+    "midjourney": MidjourneyProvider(),
 }
 
 

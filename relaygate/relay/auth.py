@@ -13,7 +13,7 @@ from relaygate.relay.catalog import Catalog
 MAX_KEY_LENGTH = 256
 _MISSING = (
     "You didn't provide an API key. Send it as 'Authorization: Bearer sk-...' "
-    "(or in the x-api-key header)."
+    "(or in the x-api-key header; midjourney-proxy clients: mj-api-secret)."
 )
 _INVALID = "Incorrect API key provided. Check the key, or ask the operator for a new one."
 
@@ -22,13 +22,22 @@ def hash_key(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8", "surrogateescape")).hexdigest()
 
 
+MJ_PLACEHOLDERS = frozenset({"", "midjourney-proxy"})
+"""Bearer values midjourney-proxy clients send beside their `mj-api-secret` (new-api sends "midjourney-proxy")."""
+
+
 def key_from_headers(headers: Mapping[str, str], query_key: str | None = None) -> str | None:
-    """The presented key: Bearer token, x-api-key, x-goog-api-key, or ?key= for Gemini clients."""
+    """The presented key: Bearer token, x-api-key, x-goog-api-key, ?key= for Gemini clients, or mj-api-secret for
+    midjourney-proxy clients (when Authorization is absent or only a placeholder)."""
     auth = headers.get("Authorization")
+    mj_secret = headers.get("mj-api-secret")
     if auth:
         scheme, _, value = auth.partition(" ")
-        return value.strip() if scheme.lower() == "bearer" else ""
-    return headers.get("x-api-key") or headers.get("x-goog-api-key") or query_key
+        token = value.strip()
+        if mj_secret and scheme.lower() == "bearer" and token in MJ_PLACEHOLDERS:
+            return mj_secret
+        return token if scheme.lower() == "bearer" else ""
+    return headers.get("x-api-key") or headers.get("x-goog-api-key") or mj_secret or query_key
 
 
 _NEEDS = {

@@ -47,12 +47,14 @@ class RouteDoc:
 @dataclass(frozen=True, slots=True)
 class Route:
     """One HTTP route of an operation and the dialect its clients speak there (which also picks the shape of its
-    errors)."""
+    errors, unless `errors` names another)."""
 
     method: str
     path: str
     dialect: ClientDialect
     doc: RouteDoc | None = None
+    errors: str | None = None
+    """The front door whose error shape the route answers in, when it is not the dialect's (midjourney)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,13 +41,16 @@ from relaygate.relay.prober import ChannelProber
 from relaygate.relay.response_memory import ResponseMemory
 from relaygate.relay.routing import ChannelHealth, ProcessChannelHealth
 from relaygate.relay.steps.file_analysis import FileAnalysis
+from relaygate.relay.steps.midjourney import MidjourneyPreparation
 from relaygate.relay.upstream import AiohttpTransport
-from relaygate.server import admin_routes, docs_routes, openai_routes, ops_routes, relay_routes
+from relaygate.server import admin_routes, docs_routes, midjourney_routes, openai_routes, ops_routes, relay_routes
 from relaygate.server.cors import CORS, CorsPolicy
 from relaygate.server.state import SERVICES, Services
 from relaygate.store.database import BOOTSTRAP_LOCK, Database
 from relaygate.store.leases import Lease
 from relaygate.store.notices import follow_config_changes
+from relaygate.tasks.metrics import TaskMetrics
+from relaygate.tasks.runtime import start_tasks
 
 if TYPE_CHECKING:
     from relaygate.limits.redis_link import RedisLink
@@ -63,6 +66,7 @@ def create_app(settings: Settings, *, bootstrap: bool = True) -> web.Application
     if policy.active:
         app.on_response_prepare.append(policy.on_response_prepare)
     relay_routes.add_routes(app)
+    midjourney_routes.add_routes(app)
     openai_routes.add_routes(app)
     admin_routes.add_routes(app)
     docs_routes.add_routes(app)
@@ -152,13 +156,17 @@ async def _lifespan(app: web.Application, settings: Settings, bootstrap: bool) -
     files = FileAnalysis(reader, catalogs, tokens, max_files=settings.file_analysis_max_files,
                          max_upload_bytes=settings.fetch_max_bytes)
     relay = Relay(catalogs=catalogs, ledger=ledger, limiter=limiter, attempts=attempts, metrics=metrics,
-                  operations=operations, steps=[files])
-    app[SERVICES] = Services(settings, db, catalogs, ledger, upstream, relay, operator, metrics)
+                  operations=operations, steps=[files, MidjourneyPreparation(db)])
+    # MidJourney's webhooks and image proxying go through the same guarded fetcher as files and images
+    midjourney = await start_tasks(settings, db=db, catalogs=catalogs, transport=upstream, health=health,
+                                   fetcher=reader.fetcher, metrics=TaskMetrics(metrics.registry))
+    app[SERVICES] = Services(settings, db, catalogs, ledger, upstream, relay, operator, metrics, midjourney)
     tasks = [loop.create_task(catalogs.poll_forever()), loop.create_task(prober.run_forever()),
              loop.create_task(prober.lease.keep_forever()), loop.create_task(db.checkpoint_forever()),
              loop.create_task(ledger.holding.run_forever()),
              loop.create_task(follow_config_changes(db, catalogs.stale)),
-             loop.create_task(ResponseMemory(db, settings.responses_ttl).purge_forever())]
+             loop.create_task(ResponseMemory(db, settings.responses_ttl).purge_forever()),
+             *(loop.create_task(work) for work in midjourney.background())]
     follow = getattr(health, "follow_forever", None)  # shared health hears other replicas' notices
     if follow is not None:
         tasks.append(loop.create_task(follow()))
@@ -181,6 +189,7 @@ async def _lifespan(app: web.Application, settings: Settings, bootstrap: bool) -
         await relay.drain()
         await reader.close()
         await ledger.close()
+        await midjourney.close()
         await upstream.close()
         if link is not None:
             await link.close()

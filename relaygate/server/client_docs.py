@@ -27,7 +27,13 @@ GEMINI_ERROR = {
     "properties": {"error": {"type": "object", "properties": {
         "code": {"type": "integer"}, "message": {"type": "string"}, "status": {"type": "string"}}}},
 }
-ERROR_SCHEMAS = {"OpenAIError": OPENAI_ERROR, "AnthropicError": ANTHROPIC_ERROR, "GeminiError": GEMINI_ERROR}
+MIDJOURNEY_ERROR = {
+    "type": "object", "required": ["code", "description"],
+    "properties": {"code": {"type": "integer", "description": "midjourney-proxy's code: 3 not found, 4 invalid, 9 "
+                                                              "failure (a missing or wrong key is OpenAI-shaped)"},
+                   "description": {"type": "string"}, "result": {}, "properties": {"type": "object"}}}
+ERROR_SCHEMAS = {"OpenAIError": OPENAI_ERROR, "AnthropicError": ANTHROPIC_ERROR, "GeminiError": GEMINI_ERROR,
+                 "MidjourneyError": MIDJOURNEY_ERROR}
 
 STATUS_TEXT = {
     400: "invalid request: malformed JSON, a wrong type, a missing field, a bad parameter, or malformed HTTP",
@@ -69,7 +75,8 @@ class ClientRoute:
     answers: tuple[str, ...] = ("application/json",)
 
 
-_ERROR_SCHEMA = {"openai": "OpenAIError", "anthropic": "AnthropicError", "gemini": "GeminiError"}
+_ERROR_SCHEMA = {"openai": "OpenAIError", "anthropic": "AnthropicError", "gemini": "GeminiError",
+                 "midjourney": "MidjourneyError"}
 
 
 def _relayed() -> tuple[ClientRoute, ...]:
@@ -81,7 +88,8 @@ def _relayed() -> tuple[ClientRoute, ...]:
             dialect = str(route.dialect.name)
             for path in doc.paths or (route.path,):
                 routes.append(ClientRoute(route.method, path, doc.summary, dialect, doc.body, RELAYED,
-                                          _ERROR_SCHEMA.get(dialect, "OpenAIError"), streams=doc.streams,
+                                          _ERROR_SCHEMA.get(route.errors or dialect, "OpenAIError"),
+                                          streams=doc.streams,
                                           body_type=doc.body_type, answers=doc.answers))
     return tuple(routes)
 

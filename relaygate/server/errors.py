@@ -10,6 +10,7 @@ from aiohttp import web
 
 from relaygate.core.errors import RateLimited, RelayError, UpstreamClientError
 from relaygate.protocols import anthropic, gemini
+from relaygate.protocols.midjourney import ReturnCode
 
 ErrorRenderer = Callable[[RelayError, str], web.Response]
 
@@ -46,3 +47,19 @@ def gemini_error_response(err: RelayError, request_id: str) -> web.Response:
     status = gemini.STATUS_BY_HTTP.get(err.status, "INVALID_ARGUMENT" if err.status < 500 else "INTERNAL")
     return _response(err, request_id, orjson.dumps({"error": {"code": err.status, "message": err.message,
                                                               "status": status}}))
+
+
+def midjourney_error_response(err: RelayError, request_id: str) -> web.Response:
+    """midjourney-proxy's shape {code, description, result, properties}, for the /mj front door: code 4 for an
+    invalid request, 3 for what is not there (a task, a channel able to run it), 9 for an upstream failure, an
+    upstream's own code as it gave it. Key, quota and rate-limit errors stay OpenAI-shaped (SPEC §3)."""
+    if err.status in (401, 403, 429):
+        return error_response(err, request_id)
+    if isinstance(err, UpstreamClientError) and err.code.isdigit():
+        code = int(err.code)
+    elif err.status == 404:
+        code = ReturnCode.NOT_FOUND
+    else:
+        code = ReturnCode.VALIDATION_ERROR if err.status < 500 else ReturnCode.FAILURE
+    return _response(err, request_id, orjson.dumps({"code": int(code), "description": err.message, "result": None,
+                                                    "properties": {}}))

@@ -21,6 +21,7 @@ from relaygate.server.errors import (
     anthropic_error_response,
     error_response,
     gemini_error_response,
+    midjourney_error_response,
 )
 from relaygate.server.openai_routes import access_log, client_ip, new_request_id
 from relaygate.server.sink import HttpSink
@@ -28,17 +29,18 @@ from relaygate.server.state import services
 
 log = logging.getLogger("relaygate.server")
 
-RENDERERS: dict[Dialect, ErrorRenderer] = {
+RENDERERS: dict[str, ErrorRenderer] = {
     Dialect.OPENAI: error_response,
     Dialect.ANTHROPIC: anthropic_error_response,
     Dialect.GEMINI: gemini_error_response,
+    "midjourney": midjourney_error_response,
 }
-"""Each front door's error shape."""
+"""Each front door's error shape, by dialect or by the name a route gives (Route.errors)."""
 
 
 def relay_handler(operation: str, route: Route) -> Handler:
     """The handler of one relayed route."""
-    render = RENDERERS[route.dialect.name]
+    render = RENDERERS[route.errors or route.dialect.name]
 
     async def handler(request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()

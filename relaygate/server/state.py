@@ -14,6 +14,7 @@ from relaygate.relay.metrics import RelayMetrics
 from relaygate.relay.pipeline import Relay
 from relaygate.relay.upstream import Transport
 from relaygate.store.database import Database
+from relaygate.tasks.runtime import MidjourneyTasks
 
 
 @dataclass(slots=True)
@@ -26,6 +27,7 @@ class Services:
     relay: Relay
     operator: Operator
     metrics: RelayMetrics
+    midjourney: MidjourneyTasks | None = None
     draining: bool = False
     first_admin_key: str | None = field(default=None, repr=False)
 

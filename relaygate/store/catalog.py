@@ -105,6 +105,7 @@ def load_catalog(conn: Connection) -> CatalogRows:
             enabled=r["enabled"],
             user_enabled=r["user_enabled"],
             user_role=r["user_role"],
+            mj_mode=r["mj_mode"],
         )
     channel_records = tuple(
         channel_record(r) for r in conn.execute(select(channels).order_by(channels.c.id)).mappings()

@@ -73,6 +73,7 @@ keys = Table(
     Column("group_name", String(64), nullable=True),
     Column("enabled", Boolean, nullable=False, default=True),
     Column("created_at", Float, nullable=False),
+    Column("mj_mode", String(8), nullable=True),
     sqlite_autoincrement=True,
 )
 
@@ -242,3 +243,67 @@ kept_responses = Table(
 """Responses API responses relaygate remembers: which key made each on which channel (follow-ups go there, and
 only that key's), and, for those it produced itself over a chat channel (`relayed`), the conversation so far as
 JSON items. `billed` is false for a background response whose usage is not yet charged."""
+
+mj_tasks = Table(
+    "mj_tasks",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("upstream_id", String(64), nullable=False),
+    Column("channel_id", Integer, nullable=False),
+    Column("key_id", Integer, nullable=False),
+    Column("user_id", Integer, nullable=False),
+    Column("request_id", String(64), nullable=False),
+    Column("modal_request_id", String(64), nullable=True),
+    Column("action", String(32), nullable=False),
+    Column("mode", String(8), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("finished", Boolean, nullable=False, default=False),
+    Column("progress", String(8), nullable=False, default="0%"),
+    Column("prompt", Text, nullable=True),
+    Column("prompt_en", Text, nullable=True),
+    Column("description", Text, nullable=True),
+    Column("state", Text, nullable=True),
+    Column("image_url", Text, nullable=True),
+    Column("buttons", JSON, nullable=False),
+    Column("properties", JSON, nullable=False),
+    Column("submit_time", BigInteger, nullable=False),
+    Column("start_time", BigInteger, nullable=True),
+    Column("finish_time", BigInteger, nullable=True),
+    Column("fail_reason", Text, nullable=True),
+    Column("timed_out", Boolean, nullable=False, default=False),
+    Column("billing", String(16), nullable=False),
+    Column("refunded", BigInteger, nullable=False, default=0),
+    Column("notify_hook", Text, nullable=True),
+    Column("seed", String(64), nullable=True),
+    Column("version", Integer, nullable=False, default=0),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_mj_tasks_key", "key_id", "submit_time"),
+    Index("ix_mj_tasks_unfinished", "finished", "submit_time"),
+    Index("ix_mj_tasks_billing", "billing", "status"),
+)
+"""MidJourney tasks: relaygate's id, the upstream's, who owns it, what the upstream last said, and its billing
+state (charged → kept when it succeeds, or refunded exactly once when it fails, is cancelled or times out)."""
+
+mj_notifications = Table(
+    "mj_notifications",
+    metadata,
+    Column("task_id", String(32), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("url", Text, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_mj_notifications_due", "next_attempt_at"),
+)
+"""A task's notifyHook calls still to make, one per state change, written with the change; sent in version
+order and deleted once the hook answered (or after the last retry)."""
+
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("secret", String(128), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+"""Random secrets made once and shared by every replica (the key signing MidJourney image links)."""

@@ -13,6 +13,7 @@ from relaygate.relay.operations.images import (
     ImageGenerationsOperation,
     ImageVariationsOperation,
 )
+from relaygate.relay.operations.midjourney import MidjourneyOperation
 from relaygate.relay.operations.responses import ResponsesOperation
 from relaygate.relay.operations.speech import SpeechOperation
 from relaygate.relay.operations.stored_responses import (
@@ -40,6 +41,7 @@ OPERATIONS: tuple[OperationType, ...] = (
     ImageGenerationsOperation,
     ImageEditsOperation,
     ImageVariationsOperation,
+    MidjourneyOperation,
 )
 
 
