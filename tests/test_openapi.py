@@ -14,7 +14,9 @@ from tests.upstreams.openai_mock import MockOpenAI
 
 CLIENT_ROUTES = {("POST", "/v1/chat/completions"), ("POST", "/v1/completions"), ("POST", "/v1/embeddings"),
                  ("GET", "/v1/models"), ("GET", "/v1/models/1"), ("POST", "/v1/messages"),
-                 ("POST", "/v1beta/models/1:generateContent"), ("POST", "/v1beta/models/1:streamGenerateContent")}
+                 ("POST", "/v1beta/models/1:generateContent"), ("POST", "/v1beta/models/1:streamGenerateContent"),
+                 ("GET", "/dashboard/billing/subscription"), ("GET", "/v1/dashboard/billing/subscription"),
+                 ("GET", "/dashboard/billing/usage"), ("GET", "/v1/dashboard/billing/usage")}
 
 
 def _document(rg: Relaygate) -> dict[str, Any]:
@@ -44,7 +46,7 @@ def test_the_document_covers_the_client_routes_and_the_admin_api(relaygate: Rela
     assert {"400", "401", "403", "404", "409", "413"} <= set(patch_user["responses"])
     assert patch_user["parameters"][0]["schema"]["maximum"] == 2**31 - 1
     logs = {p["name"] for p in spec["paths"]["/api/logs"]["get"]["parameters"]}
-    assert logs == {"key_id", "user_id", "model", "request_id", "since", "limit"}
+    assert logs == {"key_id", "user_id", "model", "request_id", "status", "since", "until", "before", "limit"}
 
 
 def test_every_status_a_route_answered_is_documented_for_it(relaygate: Relaygate, mock: MockOpenAI) -> None:

@@ -1,6 +1,7 @@
 """Operator actions over the store; every change is audited and bumps the configuration version caches watch.
 
-`Operator` is the one facade the REST API, the CLI and the YAML file use; users and keys live in accounts.py.
+`Operator` is the one facade the REST API (and so the console), the CLI and the YAML file use; users and keys live
+in accounts.py, users' own keys in self_service.py, redemption codes in redemptions.py, dashboards in dashboard.py.
 """
 
 from __future__ import annotations
@@ -9,9 +10,12 @@ from pydantic import ValidationError
 from sqlalchemy import Connection
 
 from relaygate.admin import schemas as s
-from relaygate.admin.accounts import AccountVerbs, key_hint, key_out, new_key, user_out
+from relaygate.admin.accounts import key_hint, key_out, new_key, user_out
 from relaygate.admin.changes import Audit
+from relaygate.admin.dashboard import DashboardVerbs
 from relaygate.admin.fields import model_name
+from relaygate.admin.redemptions import RedemptionVerbs
+from relaygate.admin.self_service import SelfServiceVerbs
 from relaygate.billing.default_prices import DEFAULT_PRICES
 from relaygate.core.errors import BadRequest, NotFound
 from relaygate.providers.base import read_options
@@ -34,7 +38,7 @@ def channel_out(row: Row) -> s.ChannelOut:
     return s.ChannelOut(**{**row, "credential_count": len(row["credentials"]), "options": options})
 
 
-class Operator(AccountVerbs):
+class Operator(SelfServiceVerbs, RedemptionVerbs, DashboardVerbs):
     """The operator's verbs. `changed` runs after each change (the server reloads its catalog)."""
 
     # channels

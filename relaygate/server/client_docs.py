@@ -59,6 +59,12 @@ _MODEL = {"type": "object", "properties": {"id": {"type": "string"}, "object": {
                                            "created": {"type": "integer"}, "owned_by": {"type": "string"}}}
 _MODEL_LIST = {"type": "object", "properties": {"object": {"const": "list"}, "data": {"type": "array",
                                                                                       "items": _MODEL}}}
+_SUBSCRIPTION = {"type": "object", "properties": {
+    "object": {"const": "billing_subscription"}, "has_payment_method": {"type": "boolean"},
+    "soft_limit_usd": {"type": "number"}, "hard_limit_usd": {"type": "number"},
+    "system_hard_limit_usd": {"type": "number"}, "access_until": {"type": "integer"}}}
+_USAGE = {"type": "object", "properties": {"object": {"const": "list"},
+                                           "total_usage": {"type": "number", "description": "US cents"}}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +95,11 @@ CLIENT_ROUTES: tuple[ClientRoute, ...] = (
                 "gemini", _GENERATE, RELAYED, "GeminiError"),
     ClientRoute("POST", "/v1beta/models/{model}:streamGenerateContent", "Gemini's streaming call (SSE)", "gemini",
                 _GENERATE, RELAYED, "GeminiError", streams=True),
+    *(ClientRoute("GET", prefix + "/dashboard/billing/subscription", "The key's limit in USD (one-api's answer, "
+                  "for chat apps that show a balance)", "billing", None, (401, 403, 431), answer=_SUBSCRIPTION)
+      for prefix in ("", "/v1")),
+    *(ClientRoute("GET", prefix + "/dashboard/billing/usage", "What the key has spent, in US cents (one-api's "
+                  "answer)", "billing", None, (401, 403, 431), answer=_USAGE) for prefix in ("", "/v1")),
 )
 
 CLIENT_SECURITY: list[dict[str, list[str]]] = [{"bearer": []}, {"x-api-key": []}, {"x-goog-api-key": []}]
