@@ -150,5 +150,19 @@ class DashboardOut(BaseModel):
     quota_per_usd: int = QUOTA_PER_USD
 
 
+class OptionField(BaseModel):
+    name: str
+    kind: Literal["list", "integer", "number", "text", "boolean"]
+    description: str
+
+
+class ChannelTypeOut(BaseModel):
+    """A channel type and the options its form shows, from the provider registry."""
+
+    type: str
+    serves: list[str]
+    options: list[OptionField]
+
+
 def usd(quota: int) -> float:
     return round(quota / QUOTA_PER_USD, 6)

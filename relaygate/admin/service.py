@@ -6,9 +6,12 @@ in accounts.py, users' own keys in self_service.py, redemption codes in redempti
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import ValidationError
 from sqlalchemy import Connection
 
+from relaygate.admin import console_schemas as cs
 from relaygate.admin import schemas as s
 from relaygate.admin.accounts import key_hint, key_out, new_key, user_out
 from relaygate.admin.changes import Audit
@@ -36,6 +39,14 @@ def channel_out(row: Row) -> s.ChannelOut:
     if row["type"] in PROVIDERS:  # what the channel's type reads, as it reads it
         options = read_options(options_model(row["type"]), options).model_dump(mode="json", exclude_defaults=True)
     return s.ChannelOut(**{**row, "credential_count": len(row["credentials"]), "options": options})
+
+
+def _option_kind(annotation: str) -> Literal["list", "integer", "number", "text", "boolean"]:
+    for marker, kind in (("tuple", "list"), ("list", "list"), ("bool", "boolean"), ("int", "integer"),
+                         ("float", "number")):
+        if marker in annotation:
+            return kind  # type: ignore[return-value]
+    return "text"
 
 
 class Operator(SelfServiceVerbs, RedemptionVerbs, DashboardVerbs):
@@ -90,6 +101,11 @@ class Operator(SelfServiceVerbs, RedemptionVerbs, DashboardVerbs):
             admin_sql.delete_channel(c, channel_id)
             audit("channel.delete", f"channel {channel_id}", {"name": row["name"]})
         await self._write(run)
+
+    async def channel_types(self) -> list[cs.ChannelTypeOut]:
+        return [cs.ChannelTypeOut(type=name, serves=sorted(p.serves), options=[
+            cs.OptionField(name=field, kind=_option_kind(str(info.annotation)), description=info.description or "")
+            for field, info in p.options.model_fields.items()]) for name, p in PROVIDERS.items()]
 
     async def test_channel(self, channel_id: int, upstream: Transport) -> s.ChannelTestResult:
         result = await probe_channel(upstream, with_options(channel_record(await self._channel_row(channel_id))))

@@ -83,6 +83,8 @@ ACCOUNT_ROUTES: tuple[AdminRoute, ...] = (
     AdminRoute("PUT", "/api/users/{id}/password", lambda c: c.op.set_password(c.id(), c.body.password),
                "Set or reset a user's console password (their sessions end)", body=cs.PasswordSet,
                returns=s.UserOut),
+    AdminRoute("GET", "/api/channel-types", lambda c: c.op.channel_types(), "Channel types and the options each "
+               "takes (the console's channel form)", returns=cs.ChannelTypeOut, many=True),
     AdminRoute("GET", "/api/dashboard", lambda c: _dashboard(c, None), "Everyone's usage: today, over time, per "
                "model and per channel", returns=cs.DashboardOut, query=_DASHBOARD_QUERY),
     AdminRoute("GET", "/api/redemptions", lambda c: c.op.codes(), "Redemption codes, newest first (hints only)",
