@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import time
 from bisect import bisect_right
+from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
@@ -29,6 +31,20 @@ def _figures(sums: Sums) -> dict[str, int | float]:
 def _add(a: Sums, b: Sums) -> Sums:
     return Sums(a.requests + b.requests, a.failures + b.failures, a.prompt_tokens + b.prompt_tokens,
                 a.completion_tokens + b.completion_tokens, a.cost + b.cost)
+
+
+def _sum(items: Iterable[Sums]) -> Sums:
+    total = Sums()
+    for item in items:
+        total = _add(total, item)
+    return total
+
+
+def _grouped(pairs: dict[tuple[str, int], Sums], by: int) -> dict[Any, Sums]:
+    out: dict[Any, Sums] = {}
+    for key, sums in pairs.items():
+        out[key[by]] = _add(out.get(key[by], Sums()), sums)
+    return out
 
 
 def _hour(ts: float) -> int:
@@ -60,16 +76,18 @@ class DashboardVerbs(OperatorBase):
         granularity, starts, today = _starts(query, zone, now)
         start, end = _hour(starts[0]), _hour(now) + ROLLUP_HOUR
 
-        def run(c: Connection) -> tuple[Sums, dict[str, Sums], dict[int, Sums], dict[str, Sums], dict[int, Sums],
+        def run(c: Connection) -> tuple[dict[int, Sums], dict[tuple[str, int], Sums], dict[str, Sums],
                                         dict[int, str], tuple[int, int] | None]:
-            return (usage_sql.total(c, _hour(today), end, user_id), usage_sql.by_model(c, _hour(today), end, user_id),
-                    usage_sql.by_hour(c, start, end, user_id), usage_sql.by_model(c, start, end, user_id),
-                    usage_sql.by_channel(c, start, end, user_id) if user_id is None else {},
+            return (usage_sql.by_hour(c, start, end, user_id), usage_sql.by_model_and_channel(c, start, end, user_id),
+                    usage_sql.by_model(c, _hour(today), end, user_id),
                     usage_sql.channel_names(c) if user_id is None else {},
                     usage_sql.balance(c, user_id) if user_id is not None else None)
-        total, today_models, hours, models, channels, names, balance = await self._read(run)
+        hours, pairs, today_models, names, balance = await self._read(run)
         if user_id is not None and balance is None:
             raise NotFound(f"No user with id {user_id}.")
+        total = _sum(v for bucket, v in hours.items() if bucket >= _hour(today))
+        models = _grouped(pairs, 0)
+        channels = _grouped(pairs, 1) if user_id is None else {}
         points = [Sums() for _ in starts]
         edges = [_hour(s) for s in starts]
         for bucket, sums in hours.items():

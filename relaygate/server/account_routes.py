@@ -74,7 +74,7 @@ ACCOUNT_ROUTES: tuple[AdminRoute, ...] = (
                returns=cs.SessionOut, audience="public"),
     AdminRoute("POST", "/api/auth/login", _login, "Log in to the console: a session cookie (HttpOnly, SameSite=Lax) "
                "and the CSRF token to send as X-CSRF-Token", body=cs.LoginIn, returns=cs.SessionOut,
-               audience="anyone"),
+               audience="anyone", errors=(429,)),
     AdminRoute("POST", "/api/auth/logout", _logout, "End the session (on the server; the cookie is refused after)",
                audience="public"),
     AdminRoute("POST", "/api/auth/register", _register, "Create your own account, when the operator allows it "
@@ -109,7 +109,7 @@ ACCOUNT_ROUTES: tuple[AdminRoute, ...] = (
                "Revoke (disable) one of your keys", returns=s.KeyOut, audience="account"),
     AdminRoute("POST", "/api/self/redeem", lambda c: c.op.redeem(c.caller.user_id, c.body),
                "Redeem a code: your balance grows by its amount, once", body=cs.RedeemIn, returns=cs.RedeemOut,
-               audience="user", conflicts=True),
+               audience="user", conflicts=True, errors=(404,)),
     AdminRoute("GET", "/api/self/redemptions", lambda c: c.op.redeemed_by(c.caller.user_id),
                "The codes you redeemed", returns=cs.CodeOut, many=True, audience="user"),
 )

@@ -100,6 +100,8 @@ class AdminRoute:
     query: tuple[Param, ...] = ()
     conflicts: bool = False
     """May answer 409: a name that exists, or the last admin's access."""
+    errors: tuple[int, ...] = ()
+    """Other error statuses it may answer (429 for a locked log-in, 404 for an unknown code)."""
 
 
 def _key_caller(svc: Services, raw: str, audience: Audience) -> Caller:

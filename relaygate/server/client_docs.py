@@ -33,7 +33,8 @@ STATUS_TEXT = {
     409: "conflict: the name is taken (already_exists), or the change would remove the last admin access "
          "(last_admin)",
     413: "request_too_large: the body is over RELAYGATE_MAX_BODY_BYTES",
-    429: "rate_limit_exceeded: the key's RPM or TPM is used up; Retry-After says when to retry",
+    429: "rate_limit_exceeded: the key's RPM or TPM is used up, or too many wrong passwords locked a log-in; "
+         "Retry-After says when to retry",
     431: "header_too_large: a request header (or the request line) is over 32 KiB",
     502: "upstream_error: every eligible channel failed",
     503: "no_available_channel: every channel serving the model is disabled; or the store is unavailable",
@@ -108,6 +109,8 @@ SECURITY_SCHEMES = {
     "x-api-key": {"type": "apiKey", "in": "header", "name": "x-api-key"},
     "x-goog-api-key": {"type": "apiKey", "in": "header", "name": "x-goog-api-key"},
     "key-query": {"type": "apiKey", "in": "query", "name": "key"},
+    "session": {"type": "apiKey", "in": "cookie", "name": "relaygate_session",
+                "description": "a console log-in (POST /api/auth/login); changes also need X-CSRF-Token"},
 }
 
 

@@ -35,11 +35,6 @@ def _where(start: int, end: int, user_id: int | None) -> list[ColumnElement[bool
     return clauses
 
 
-def total(conn: Connection, start: int, end: int, user_id: int | None = None) -> Sums:
-    row = conn.execute(select(*_SUMS).where(*_where(start, end, user_id))).first()
-    return _sums(tuple(row) if row is not None else ())
-
-
 def by_hour(conn: Connection, start: int, end: int, user_id: int | None = None) -> dict[int, Sums]:
     rows = conn.execute(select(_R.bucket, *_SUMS).where(*_where(start, end, user_id)).group_by(_R.bucket))
     return {int(r[0]): _sums(tuple(r[1:])) for r in rows}
@@ -50,9 +45,12 @@ def by_model(conn: Connection, start: int, end: int, user_id: int | None = None)
     return {str(r[0]): _sums(tuple(r[1:])) for r in rows}
 
 
-def by_channel(conn: Connection, start: int, end: int, user_id: int | None = None) -> dict[int, Sums]:
-    rows = conn.execute(select(_R.channel_id, *_SUMS).where(*_where(start, end, user_id)).group_by(_R.channel_id))
-    return {int(r[0]): _sums(tuple(r[1:])) for r in rows}
+def by_model_and_channel(conn: Connection, start: int, end: int,
+                         user_id: int | None = None) -> dict[tuple[str, int], Sums]:
+    """Per model and channel: one scan of the range serves both breakdowns (models × channels rows come back)."""
+    rows = conn.execute(select(_R.model, _R.channel_id, *_SUMS).where(*_where(start, end, user_id))
+                        .group_by(_R.model, _R.channel_id))
+    return {(str(r[0]), int(r[1])): _sums(tuple(r[2:])) for r in rows}
 
 
 def channel_names(conn: Connection) -> dict[int, str]:
