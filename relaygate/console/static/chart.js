@@ -32,7 +32,7 @@ export function usageChart(series, granularity) {
     ? svg("text", { class: "tick", x: (PAD.left + i * step + step / 2).toFixed(1), y: H - 8, "text-anchor": "middle" }, label(p.start, granularity))
     : null)).filter(Boolean);
   const total = series.reduce((n, p) => n + p.requests, 0);
-  const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-label": `Requests (bars) and spend (line) per ${granularity}: ${total} requests in the range` },
+  const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-label": `Usage chart: ${total} requests in total, shown per ${granularity}` },
     svg("line", { class: "axis", x1: PAD.left, y1: PAD.top + innerH, x2: W - PAD.right, y2: PAD.top + innerH }),
     svg("text", { class: "tick", x: PAD.left - 6, y: PAD.top + 10, "text-anchor": "end" }, String(maxRequests)),
     svg("text", { class: "tick", x: PAD.left - 6, y: PAD.top + innerH, "text-anchor": "end" }, "0"),

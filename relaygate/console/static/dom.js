@@ -63,7 +63,8 @@ export function field(spec) {
 // A form of fields with a submit button; onsubmit(values, form) may throw to show the error in the form.
 export function form(title, fields, onsubmit, { submit = "Save", cancel = null, extra = null } = {}) {
   const status = h("p", { class: "form-error", role: "alert" });
-  const el = h("form", { class: "card", "aria-label": title, novalidate: true },
+  // no aria-label: it would be one more "label" a field's name could be mistaken for
+  const el = h("form", { class: "card", novalidate: true },
     h("h2", {}, title), fields, extra,
     status,
     h("div", { class: "actions" },

@@ -25,7 +25,7 @@ export async function codesPage(main) {
     if (download) URL.revokeObjectURL(download);
     download = URL.createObjectURL(new Blob([csv(result.codes, result.created)], { type: "text/csv" }));
     const status = h("p", { class: "notice" });
-    clear(shown, h("section", { class: "card once", "aria-labelledby": "new-codes" },
+    clear(shown, h("section", { class: "card once" },
       h("h2", { id: "new-codes" }, `${result.codes.length} new code${result.codes.length === 1 ? "" : "s"} of ${usd(result.created[0].amount)}`),
       h("p", {}, "Save them now: they are shown this once, and only their hints afterwards."),
       h("ul", { class: "codes", "aria-label": "New redemption codes" }, result.codes.map((c) => h("li", {}, h("code", { class: "secret" }, c)))),

@@ -22,8 +22,8 @@ export async function dashboardPage(main, { isAdmin }) {
   const path = isAdmin ? "/api/dashboard" : "/api/self/dashboard";
   const body = h("div", { class: "dashboard" });
   const range = field({ label: "Range", name: "range", value: "7d", options: [["24h", "Last 24 hours"], ["7d", "Last 7 days"], ["30d", "Last 30 days"], ["90d", "Last 90 days"]] });
-  const by = field({ label: "By", name: "granularity", value: "", options: [["", "Default"], ["hour", "Hour"], ["day", "Day"]] });
-  const controls = h("form", { class: "controls", "aria-label": "Chart range" }, range, by);
+  const by = field({ label: "Granularity", name: "granularity", value: "", options: [["", "Default"], ["hour", "Hour"], ["day", "Day"]] });
+  const controls = h("form", { class: "controls" }, range, by);
   controls.addEventListener("change", () => load());
   controls.addEventListener("submit", (e) => e.preventDefault());
   if (!isAdmin) main.append(redeemForm(() => load()));
@@ -41,17 +41,17 @@ export async function dashboardPage(main, { isAdmin }) {
         figure("Spend today", usd(today.cost), ` ${num(today.cost)} quota units`),
         isAdmin ? null : figure("Balance", usd(data.balance), ` ${num(data.balance)} quota units`)),
       h("p", { class: "hint" }, `Days are counted in ${data.time_zone}.`),
-      h("section", { "aria-labelledby": "models-today" },
+      h("section", {},
         h("h2", { id: "models-today" }, "Models used today"),
         usageTable("Models used today", data.models_today, ["Model", (m) => m.model])),
-      h("section", { "aria-labelledby": "usage-over-time" },
+      h("section", {},
         h("h2", { id: "usage-over-time" }, "Usage over time"),
         controls,
         usageChart(data.series, data.granularity)),
-      h("section", { "aria-labelledby": "per-model" },
+      h("section", {},
         h("h2", { id: "per-model" }, "Per model"),
         usageTable("Usage per model in the range", data.models, ["Model", (m) => m.model])),
-      isAdmin ? h("section", { "aria-labelledby": "per-channel" },
+      isAdmin ? h("section", {},
         h("h2", { id: "per-channel" }, "Per channel"),
         usageTable("Usage per channel in the range", data.channels, ["Channel", (c) => c.name])) : null);
   }

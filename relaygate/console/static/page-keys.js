@@ -47,7 +47,7 @@ export async function keysPage(main, { isAdmin, user }) {
 
   function showOnce(created) {
     const status = h("p", { class: "notice" });
-    clear(shown, h("section", { class: "card once", "aria-labelledby": "new-key" },
+    clear(shown, h("section", { class: "card once" },
       h("h2", { id: "new-key" }, "Your new key"),
       h("p", {}, "Copy it now: it is shown this once, and only its hint afterwards."),
       h("p", {}, h("code", { class: "secret" }, created.key)),

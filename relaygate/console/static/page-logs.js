@@ -10,7 +10,7 @@ export async function logsPage(main, { isAdmin }) {
     : [[], await api("GET", "/api/self/keys")];
   const userNames = new Map(users.map((u) => [u.id, u.name]));
   const keyNames = new Map(keys.map((k) => [k.id, k.name || k.hint]));
-  const filters = h("form", { class: "card filters", "aria-label": "Filter logs", role: "search" },
+  const filters = h("form", { class: "card filters", role: "search" },
     h("h2", {}, "Filter"),
     h("div", { class: "filter-grid" },
       field({ label: "Model", name: "model" }),

@@ -65,7 +65,7 @@ function groupForm(group, done, cancel) {
 export async function pricesPage(main) {
   const formBox = h("div");
   const listBox = h("div");
-  const groupsBox = h("section", { "aria-labelledby": "groups" });
+  const groupsBox = h("section", {});
   const add = h("button", { type: "button", class: "primary", onclick: () => open(priceForm(null, done, close)) }, "Add price");
   main.append(h("div", { class: "toolbar" }, add), formBox, listBox, groupsBox);
 

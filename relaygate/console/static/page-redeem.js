@@ -24,7 +24,7 @@ export function redeemForm(after) {
 
 export async function redeemPage(main, { isAdmin }) {
   if (isAdmin) return;
-  const history = h("section", { "aria-labelledby": "redeemed" });
+  const history = h("section", {});
   async function load() {
     const rows = await api("GET", "/api/self/redemptions");
     history.replaceChildren(h("h2", { id: "redeemed" }, "Codes you redeemed"),
