@@ -84,7 +84,8 @@ def fields_without_labels(page: Any) -> list[str]:
     """Every visible form field's accessible name must come from a label (or aria-label)."""
     result: list[str] = page.evaluate("""() => [...document.querySelectorAll('input, select, textarea')]
         .filter((el) => el.type !== 'hidden' && el.offsetParent !== null)
-        .filter((el) => !(el.labels && el.labels.length && el.labels[0].textContent.trim()) && !el.getAttribute('aria-label'))
+        .filter((el) => !(el.labels && el.labels.length && el.labels[0].textContent.trim())
+                        && !el.getAttribute('aria-label'))
         .map((el) => el.name || el.outerHTML.slice(0, 80))""")
     return result
 

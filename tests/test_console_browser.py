@@ -16,8 +16,16 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 
-from tests.browser import DESKTOP, PHONE, Watch, chromium_context, fields_without_labels, screenshot, \
-    scrolls_sideways, watched_page
+from tests.browser import (
+    DESKTOP,
+    PHONE,
+    Watch,
+    chromium_context,
+    fields_without_labels,
+    screenshot,
+    scrolls_sideways,
+    watched_page,
+)
 from tests.conftest import UPSTREAM_KEY, Relaygate
 from tests.upstreams.openai_mock import MockOpenAI
 

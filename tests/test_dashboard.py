@@ -77,8 +77,8 @@ def test_the_rollup_equals_the_request_logs(store_relaygate: Relaygate, mock: Mo
     refused = rg.http.post("/v1/chat/completions", headers={"Authorization": f"Bearer {t.key}"},
                            json={**CHAT, "model": "no-such-model"})
     assert refused.status_code == 404
-    db = Database(rg.env.get("RELAYGATE_DATABASE_URL") and _pg(rg.env["RELAYGATE_DATABASE_URL"])
-                  or f"sqlite:///{Path(rg.env['RELAYGATE_DATA_DIR']) / 'relaygate.db'}")
+    pg = rg.env.get("RELAYGATE_DATABASE_URL")
+    db = Database(_pg(pg) if pg else f"sqlite:///{Path(rg.env['RELAYGATE_DATA_DIR']) / 'relaygate.db'}")
     try:
         logs = db.run_sync(lambda c: c.execute(text(
             "SELECT count(*), sum(CASE WHEN status >= 400 THEN 1 ELSE 0 END), sum(prompt_tokens), "

@@ -86,6 +86,8 @@ class AccountVerbs(OperatorBase):
             changes = accounts_sql.update_user(c, user_id, values)
             if changes is None:
                 raise NotFound(f"No user with id {user_id}.")
+            if values.get("enabled") is False:
+                sessions_sql.end_sessions(c, user_id)
             if changes:
                 audit("user.update", f"user {user_id}", changes)
         await self._write(run)

@@ -56,4 +56,9 @@ export async function dashboardPage(main, { isAdmin }) {
         usageTable("Usage per channel in the range", data.channels, ["Channel", (c) => c.name])) : null);
   }
   await load();
+  // refresh while the dashboard is what is shown and the tab is visible
+  const timer = setInterval(() => {
+    if (!body.isConnected) clearInterval(timer);
+    else if (document.visibilityState === "visible") load().catch(() => clearInterval(timer));
+  }, 30000);
 }
