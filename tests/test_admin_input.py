@@ -16,7 +16,8 @@ from tests.conftest import ADMIN_KEY, UPSTREAM_KEY, Relaygate, make_tenant
 from tests.upstreams.openai_mock import MockOpenAI
 
 HUGE = [2**31, 2**53, 2**63 - 1, 2**63, 2**64, 10**30, -1, -(2**63) - 1]
-READABLE = ("/api/users", "/api/keys", "/api/channels", "/api/groups", "/api/prices", "/api/audit", "/api/logs")
+READABLE = ("/api/users", "/api/keys", "/api/channels", "/api/groups", "/api/prices", "/api/audit", "/api/logs",
+            "/api/redemptions", "/api/channel-types")
 
 
 @pytest.fixture

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2 as httpx
+import orjson
 import pytest
 
 from tests.conftest import ADMIN_KEY, Relaygate, Tenant, make_tenant
@@ -257,5 +261,33 @@ def test_a_restart_prints_no_new_password(tmp_path: Path) -> None:
         first = rg.logs().count("password shown this once")
         rg.start()
         assert first == 1 and rg.logs().count("password shown this once") == 1
+    finally:
+        rg.close()
+
+
+def _cli(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RELAYGATE_DATA_DIR": str(tmp_path / "data")}
+    return subprocess.run([sys.executable, "-m", "relaygate.cli", *args], env=env, capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path, input=stdin)
+
+
+def test_the_cli_sets_passwords_and_makes_redemption_codes(tmp_path: Path) -> None:
+    assert _cli(tmp_path, "migrate").returncode == 0
+    carol = orjson.loads(_cli(tmp_path, "user", "create", "carol", "--password", "carol's password").stdout)
+    assert carol["has_password"] is True
+    reset = _cli(tmp_path, "user", "password", str(carol["id"]), stdin="read from stdin\n")
+    assert reset.returncode == 0 and "read from stdin" not in reset.stdout
+    short = _cli(tmp_path, "user", "password", str(carol["id"]), "--password", "short")
+    assert short.returncode == 2 and "password" in short.stderr
+    made = orjson.loads(_cli(tmp_path, "redemption", "create", "--count", "2", "--amount", "500000").stdout)
+    assert len(made["codes"]) == 2
+    listed = _cli(tmp_path, "redemption", "list").stdout
+    assert listed.count('"status":"unused"') == 2 and made["codes"][0] not in listed
+    rg = Relaygate(tmp_path).start()
+    try:
+        console = Console(rg)
+        assert console.login("carol", "read from stdin").status_code == 200
+        assert console.ok("POST", "/api/self/redeem", {"code": made["codes"][1]})["balance"] == 500_000
+        console.close()
     finally:
         rg.close()

@@ -200,6 +200,7 @@ def test_channels_are_added_tested_disabled_and_enabled(visit: Visit, mock: Mock
     page = visit.page
     visit.login("admin", ADMIN_PASSWORD)
     visit.open("Channels")
+    expect(page.get_by_role("columnheader").first).to_be_visible()
     header = [h.strip() for h in page.get_by_role("columnheader").all_inner_texts()]
     assert header[:3] == ["Name", "Type", "Status"]
     for name, key in (("browser-good", UPSTREAM_KEY), ("browser-bad", "sk-wrong-key")):
@@ -279,6 +280,7 @@ def test_logs_are_filtered_and_a_request_id_is_looked_up(visit: Visit) -> None:
     page = visit.page
     visit.login("admin", ADMIN_PASSWORD)
     visit.open("Logs")
+    expect(page.get_by_role("columnheader").first).to_be_visible()
     header = [h.strip() for h in page.get_by_role("columnheader").all_inner_texts()]
     assert {"Time", "Model", "Tokens", "Cost", "Status"} <= set(header)
     page.get_by_label("Request ID").fill(visit.site.request_id)
@@ -296,6 +298,9 @@ def test_a_built_in_price_is_marked_and_edited(visit: Visit) -> None:
     page = visit.page
     visit.login("admin", ADMIN_PASSWORD)
     visit.open("Prices")
+    page.get_by_label("Find a price").fill("4o-mini")
+    expect(page.get_by_role("table", name="Prices", exact=True).locator("tbody tr")
+           .filter(has_not_text="4o-mini")).to_have_count(0)
     row = page.get_by_role("row").filter(has=page.get_by_role("cell", name="gpt-4o-mini", exact=True))
     expect(row).to_contain_text("built-in")
     row.get_by_role("button", name="Edit").click()

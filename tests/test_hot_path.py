@@ -80,7 +80,7 @@ def test_a_relayed_request_costs_one_upstream_call_and_a_bounded_number_of_state
     assert statements["DELETE"] <= REQUESTS + 4, statements  # and the lease upkeep's sweeps
     # PRAGMAs set up a connection once (there are a handful), never per request
     assert statements["PRAGMA"] <= 8, statements
-    assert sum(statements.values()) - statements["PRAGMA"] <= 11 * REQUESTS + 4, statements
+    assert sum(statements.values()) - statements["PRAGMA"] <= 12 * REQUESTS + 4, statements
 
 
 def _ledger_db(tmp_path: Path, quota: int, **options: Any) -> Database:

@@ -67,7 +67,10 @@ export async function pricesPage(main) {
   const listBox = h("div");
   const groupsBox = h("section", {});
   const add = h("button", { type: "button", class: "primary", onclick: () => open(priceForm(null, done, close)) }, "Add price");
-  main.append(h("div", { class: "toolbar" }, add), formBox, listBox, groupsBox);
+  const find = field({ label: "Find a price", name: "find", type: "search", placeholder: "gpt-4o" });
+  main.append(h("div", { class: "toolbar" }, add), find, formBox, listBox, groupsBox);
+  let prices = [];
+  find.querySelector("input").addEventListener("input", () => show());
 
   function open(el) {
     add.hidden = true;
@@ -88,8 +91,9 @@ export async function pricesPage(main) {
     await load();
   }
 
-  async function load() {
-    const [prices, groups] = await Promise.all([api("GET", "/api/prices"), api("GET", "/api/groups")]);
+  function show() {
+    const wanted = find.querySelector("input").value.trim().toLowerCase();
+    const shown = wanted ? prices.filter((p) => p.model.toLowerCase().includes(wanted)) : prices;
     clear(listBox, table("Prices", [
       ["Model", (p) => p.model],
       ["Input (USD / 1M tokens)", (p) => usdText(p.input_per_1m)],
@@ -102,7 +106,13 @@ export async function pricesPage(main) {
       ["Actions", (p) => h("div", { class: "row-actions" },
         h("button", { type: "button", onclick: () => open(priceForm(p, done, close)) }, "Edit"),
         p.source === "operator" ? h("button", { type: "button", onclick: () => remove(p) }, "Remove") : null)],
-    ], prices, "No prices: requests for unpriced models are refused."));
+    ], shown, wanted ? "No model matches." : "No prices: requests for unpriced models are refused."));
+  }
+
+  async function load() {
+    let groups;
+    [prices, groups] = await Promise.all([api("GET", "/api/prices"), api("GET", "/api/groups")]);
+    show();
     clear(groupsBox, h("h2", { id: "groups" }, "Group multipliers"),
       h("div", { class: "toolbar" }, h("button", { type: "button", onclick: () => open(groupForm(null, done, close)) }, "Add group")),
       table("Group multipliers", [
