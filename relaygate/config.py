@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     lease_ttl: float = Field(default=10.0, gt=0, description="seconds a dead replica keeps background work before "
                              "another takes it over")
     admin_key: str = ""
+    admin_password: str = Field(default="", description="the console password `admin` gets at first start (else "
+                                "one is printed beside the admin key)")
+    registration: bool = Field(default=False, description="whether people may create their own console account")
+    session_hours: float = Field(default=168.0, gt=0, le=24 * 366, description="how long a console log-in lasts")
+    time_zone: str = Field(default="UTC", description="the IANA zone the dashboards count days in")
     config_file: Path | None = None
 
     max_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
@@ -72,6 +77,24 @@ class Settings(BaseSettings):
         for origin in _split(value):
             if not _ORIGIN.match(origin):
                 raise ValueError(f"'{origin}' is not an origin like https://chat.example.com or *")
+        return value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"'{value}' is not a time zone like UTC, Asia/Shanghai or Europe/Berlin") from None
+        return value
+
+    @field_validator("admin_password")
+    @classmethod
+    def _password(cls, value: str) -> str:
+        if value and not 8 <= len(value) <= 256:
+            raise ValueError("the admin password must be 8 to 256 characters")
         return value
 
     def allowed_origins(self, admin: bool) -> frozenset[str]:

@@ -9,4 +9,9 @@ rm -rf "$data"
 export RELAYGATE_DATA_DIR="$data"
 export RELAYGATE_ADMIN_KEY="${RELAYGATE_ADMIN_KEY:-sk-bench-admin-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
 export MOCK_UPSTREAM_URL="${MOCK_UPSTREAM_URL:-http://127.0.0.1:18080/v1}"
+export RELAYGATE_ADMIN_PASSWORD="${RELAYGATE_ADMIN_PASSWORD:-bench-console-password}"
+if [ "${RELAYGATE_BENCH_DASHBOARD:-0}" = 1 ]; then  # an admin's dashboard open and refreshing every second
+  "$root/.venv/bin/python" "$root/bench/dashboard_load.py" --url "http://127.0.0.1:$RELAYGATE_PORT" \
+      --password "$RELAYGATE_ADMIN_PASSWORD" >/dev/null &
+fi
 exec "$root/.venv/bin/relaygate" serve --config "${RELAYGATE_BENCH_CONFIG:-$root/bench/relaygate.yaml}"

@@ -5,6 +5,7 @@
 # (a fresh machine) and never reconfiguring a service the machine already runs:
 #   - Redis on 127.0.0.1:6379 (when nothing answers there, a Redis of the suite's own, nothing kept on disk),
 #     and the redis-server and haproxy programs the scale-out tests run as processes of their own;
+#   - Chromium (Debian's `chromium`), which the console's browser tests drive through Playwright;
 #   - a PostgreSQL named in RELAYGATE_TEST_POSTGRES_URL: a server already on 127.0.0.1:5432 that lets user
 #     `postgres` into database `test` without a password is used as it is; otherwise a private, throw-away
 #     cluster: initdb into a temporary directory, started on a free port of 127.0.0.1 (trust authentication,
@@ -28,6 +29,7 @@ install_packages() {  # Debian packages, when this is root on a machine with apt
 
 command -v redis-server >/dev/null 2>&1 || install_packages redis-server
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || install_packages haproxy
+command -v chromium >/dev/null 2>&1 || install_packages chromium
 redis_up() { redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; }
 if ! redis_up && command -v redis-server >/dev/null 2>&1; then
   echo "test-services: starting a Redis of the suite's own on 127.0.0.1:6379 (nothing kept on disk)"

@@ -17,7 +17,7 @@ from tests.upstreams.openai_mock import MockOpenAI
 
 HUGE = [2**31, 2**53, 2**63 - 1, 2**63, 2**64, 10**30, -1, -(2**63) - 1]
 READABLE = ("/api/users", "/api/keys", "/api/channels", "/api/groups", "/api/prices", "/api/audit", "/api/logs",
-            "/api/all-tools", "/api/fetch-allow")
+            "/api/all-tools", "/api/fetch-allow", "/api/redemptions", "/api/channel-types")
 
 
 @pytest.fixture

@@ -62,7 +62,7 @@ def _body(route_index: int) -> st.SearchStrategy[bytes]:
 def _path(template: str) -> st.SearchStrategy[str]:
     # ids from 2 on: the bootstrap admin (user 1, key 1) stays, so the test can keep calling
     seeded = st.integers(min_value=2, max_value=12)
-    ids = st.one_of(seeded, seeded, st.integers(min_value=-(2**70), max_value=2**70),
+    ids = st.one_of(seeded, seeded, st.integers(min_value=-(2**70), max_value=2**70).filter(lambda i: i != 1),
                     st.sampled_from(["abc", "1.5", "9" * 40, "%00"]))
     names = st.one_of(st.sampled_from(NAMES[:5]), st.sampled_from(["a%00b", "m" * 140, "%F0%9F%98%80"]))
     return st.builds(lambda i, n: template.replace("{id}", str(i)).replace("{name}", n).replace("{model}", n),

@@ -21,7 +21,9 @@ CLIENT_ROUTES = {("POST", "/v1/chat/completions"), ("POST", "/v1/completions"), 
                  ("POST", "/v1/audio/speech"), ("POST", "/v1/audio/transcriptions"), ("POST", "/v1/audio/translations"),
                  ("POST", "/v1/images/generations"), ("POST", "/v1/images/edits"), ("POST", "/v1/images/variations"),
                  ("POST", "/mj/submit/1"), ("POST", "/mj/insight-face/1"), ("POST", "/mj-1/mj/submit/1"),
-                 ("POST", "/mj-1/mj/insight-face/1")}
+                 ("POST", "/mj-1/mj/insight-face/1"),
+                 ("GET", "/dashboard/billing/subscription"), ("GET", "/v1/dashboard/billing/subscription"),
+                 ("GET", "/dashboard/billing/usage"), ("GET", "/v1/dashboard/billing/usage")}
 
 
 def _document(rg: Relaygate) -> dict[str, Any]:
@@ -56,7 +58,7 @@ def test_the_document_covers_the_client_routes_and_the_admin_api(relaygate: Rela
     assert {"400", "401", "403", "404", "409", "413"} <= set(patch_user["responses"])
     assert patch_user["parameters"][0]["schema"]["maximum"] == 2**31 - 1
     logs = {p["name"] for p in spec["paths"]["/api/logs"]["get"]["parameters"]}
-    assert logs == {"key_id", "user_id", "model", "request_id", "since", "limit"}
+    assert logs == {"key_id", "user_id", "model", "request_id", "status", "since", "until", "before", "limit"}
 
 
 def test_every_status_a_route_answered_is_documented_for_it(relaygate: Relaygate, mock: MockOpenAI) -> None:

@@ -10,10 +10,11 @@ from sqlalchemy import Connection
 
 from relaygate.admin import schemas as s
 from relaygate.admin.changes import Audit, OperatorBase
+from relaygate.admin.passwords import hash_password
 from relaygate.config import ConfigError
 from relaygate.core.errors import BadRequest, NotFound
 from relaygate.relay.auth import hash_key
-from relaygate.store import accounts_sql
+from relaygate.store import accounts_sql, sessions_sql
 from relaygate.store.rows import Row
 
 _ALPHABET = string.ascii_letters + string.digits
@@ -30,7 +31,7 @@ def key_hint(raw: str) -> str:
 
 
 def user_out(row: Row) -> s.UserOut:
-    return s.UserOut(**{**row, "group": row["group_name"]})
+    return s.UserOut(**{**row, "group": row["group_name"], "has_password": row.get("password_hash") is not None})
 
 
 def key_out(row: Row) -> s.KeyOut:
@@ -45,12 +46,29 @@ def _renamed(values: dict[str, Any]) -> dict[str, Any]:
 
 class AccountVerbs(OperatorBase):
     # users
-    async def create_user(self, body: s.UserIn) -> s.UserOut:
+    async def create_user(self, body: s.UserIn, action: str = "user.create") -> s.UserOut:
+        hashed = await hash_password(body.password) if body.password is not None else None
+
         def run(c: Connection, audit: Audit) -> int:
             uid = accounts_sql.create_user(c, body.name, body.role, body.group, body.balance)
-            audit("user.create", f"user {uid}", body.model_dump())
+            if hashed is not None:
+                sessions_sql.set_password(c, uid, hashed)
+            audit(action, f"user {uid}", {**body.model_dump(exclude={"password"}), "password": hashed is not None})
             return uid
         return await self.user(await self._write(run))
+
+    async def set_password(self, user_id: int, password: str | None, action: str = "user.password",
+                           keep_session: str | None = None) -> s.UserOut:
+        """Set (None: remove) a user's console password; every session of theirs ends but `keep_session` (the
+        hash of the one changing it)."""
+        hashed = await hash_password(password) if password is not None else None
+
+        def run(c: Connection, audit: Audit) -> None:
+            if not sessions_sql.set_password(c, user_id, hashed, keep_session):
+                raise NotFound(f"No user with id {user_id}.")
+            audit(action, f"user {user_id}", {"password": "set" if hashed else "removed"})
+        await self._write(run, reload=False)
+        return await self.user(user_id)
 
     async def user(self, user_id: int) -> s.UserOut:
         row = await self._read(lambda c: accounts_sql.get_user(c, user_id))
@@ -68,6 +86,8 @@ class AccountVerbs(OperatorBase):
             changes = accounts_sql.update_user(c, user_id, values)
             if changes is None:
                 raise NotFound(f"No user with id {user_id}.")
+            if values.get("enabled") is False:
+                sessions_sql.end_sessions(c, user_id)
             if changes:
                 audit("user.update", f"user {user_id}", changes)
         await self._write(run)
@@ -98,6 +118,7 @@ class AccountVerbs(OperatorBase):
             row = accounts_sql.delete_user(c, user_id)
             if row is None:
                 raise NotFound(f"No user with id {user_id}.")
+            sessions_sql.end_sessions(c, user_id)
             audit("user.delete", f"user {user_id}", {"name": row["name"], "balance": row["balance"]})
         await self._write(run)
 
@@ -179,6 +200,17 @@ class AccountVerbs(OperatorBase):
         else:
             await self._write(lambda c, audit: _restore_admin_key(c, audit, row))
         return None
+
+
+    async def ensure_admin_password(self, password: str | None) -> str | None:
+        """The first admin gets a console password if it has none: `password` (RELAYGATE_ADMIN_PASSWORD), else a
+        generated one, returned to print once (None when the admin had one already)."""
+        owner = await self._read(accounts_sql.first_admin)
+        if owner is None or owner["password_hash"] is not None:
+            return None
+        chosen = password or secrets.token_urlsafe(15)
+        await self.set_password(owner["id"], chosen, "user.password")
+        return None if password else chosen
 
 
 def _issue_admin_key(c: Connection, audit: Audit, raw: str) -> None:

@@ -51,7 +51,9 @@ class OperatorBase:
     def by(self, actor: Actor) -> Self:
         return type(self)(self.db, self.changed, actor)
 
-    async def _write(self, fn: Callable[[Connection, Audit], T]) -> T:
+    async def _write(self, fn: Callable[[Connection, Audit], T], *, reload: bool = True) -> T:
+        """fn(connection, audit) in one transaction; then `changed` (the caches reload) unless the change is none
+        of theirs (`reload=False`: passwords, redemption codes)."""
         actor = self.actor
 
         def run(conn: Connection) -> T:
@@ -62,11 +64,16 @@ class OperatorBase:
             return fn(conn, audit)
 
         result = await self._run(run)
-        if self.changed is not None:
+        if reload and self.changed is not None:
             await self.changed()
         return result
 
     async def _read(self, fn: Callable[[Connection], T]) -> T:
+        return await self._run(fn)
+
+    async def unaudited(self, fn: Callable[[Connection], T]) -> T:
+        """fn in one transaction that is no change of the operator's (a log-in, a lookup): no audit entry, and
+        the caches are not reloaded."""
         return await self._run(fn)
 
     async def _run(self, fn: Callable[[Connection], T]) -> T:

@@ -62,6 +62,8 @@ Secret = Annotated[str, Field(min_length=1, max_length=8192), AfterValidator(_st
 Version = Annotated[str, Field(max_length=64), AfterValidator(_storable)]
 Cidr = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_storable), AfterValidator(_cidr)]
 Note = Annotated[str, Field(max_length=255), AfterValidator(_storable)]
+Password = Annotated[str, Field(min_length=8, max_length=256, description="8 to 256 characters"),
+                     AfterValidator(_storable)]
 
 Models = Annotated[list[ModelName], Field(max_length=10_000)]
 Mapping = Annotated[dict[ModelName, ModelName], Field(max_length=10_000)]

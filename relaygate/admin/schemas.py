@@ -23,6 +23,7 @@ from relaygate.admin.fields import (
     Models,
     Name,
     Note,
+    Password,
     PerMinute,
     Positive32,
     Quota,
@@ -98,6 +99,7 @@ class UserIn(Strict):
     role: Literal["user", "admin"] = "user"
     group: GroupName = "default"
     balance: Quota = 0
+    password: Password | None = Field(default=None, description="to log in to the console (stored as argon2id)")
 
 
 class UserPatch(Strict):
@@ -134,6 +136,7 @@ class UserOut(BaseModel):
     used_quota: int
     enabled: bool
     created_at: float
+    has_password: bool = Field(default=False, description="whether the user can log in to the console")
 
 
 class KeyLimits(Strict):
@@ -375,7 +378,11 @@ class LogQuery(Strict):
     user_id: Id | None = None
     model: ModelName | None = None
     request_id: Label | None = None
+    status: str | None = Field(default=None, pattern=r"^(ok|error|[1-5][0-9][0-9])$",
+                               description="ok (< 400), error (>= 400) or one HTTP status")
     since: UnixTime | None = None
+    until: UnixTime | None = None
+    before: Id | None = Field(default=None, description="only rows older than this log id (the next page)")
     limit: int = Field(default=100, ge=1, le=1000)
 
 

@@ -1,17 +1,24 @@
 """Operator actions over the store; every change is audited and bumps the configuration version caches watch.
 
-`Operator` is the one facade the REST API, the CLI and the YAML file use; users and keys live in accounts.py.
+`Operator` is the one facade the REST API (and so the console), the CLI and the YAML file use; users and keys live
+in accounts.py, users' own keys in self_service.py, redemption codes in redemptions.py, dashboards in dashboard.py.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import ValidationError
 from sqlalchemy import Connection
 
+from relaygate.admin import console_schemas as cs
 from relaygate.admin import schemas as s
-from relaygate.admin.accounts import AccountVerbs, key_hint, key_out, new_key, user_out
+from relaygate.admin.accounts import key_hint, key_out, new_key, user_out
 from relaygate.admin.changes import Audit
+from relaygate.admin.dashboard import DashboardVerbs
 from relaygate.admin.fields import model_name
+from relaygate.admin.redemptions import RedemptionVerbs
+from relaygate.admin.self_service import SelfServiceVerbs
 from relaygate.billing.default_prices import DEFAULT_PRICES
 from relaygate.core.errors import BadRequest, NotFound
 from relaygate.fetch.allow import parse_allow_list
@@ -51,7 +58,15 @@ def all_tools_out(model: str, row: Row | None) -> s.AllToolsOut:
                          context_tokens=row["context_tokens"] or context, enabled=row["enabled"], builtin=builtin)
 
 
-class Operator(AccountVerbs):
+def _option_kind(annotation: str) -> Literal["list", "integer", "number", "text", "boolean"]:
+    for marker, kind in (("tuple", "list"), ("list", "list"), ("bool", "boolean"), ("int", "integer"),
+                         ("float", "number")):
+        if marker in annotation:
+            return kind  # type: ignore[return-value]
+    return "text"
+
+
+class Operator(SelfServiceVerbs, RedemptionVerbs, DashboardVerbs):
     """The operator's verbs. `changed` runs after each change (the server reloads its catalog)."""
 
     # channels
@@ -103,6 +118,11 @@ class Operator(AccountVerbs):
             admin_sql.delete_channel(c, channel_id)
             audit("channel.delete", f"channel {channel_id}", {"name": row["name"]})
         await self._write(run)
+
+    async def channel_types(self) -> list[cs.ChannelTypeOut]:
+        return [cs.ChannelTypeOut(type=name, serves=sorted(p.serves), options=[
+            cs.OptionField(name=field, kind=_option_kind(str(info.annotation)), description=info.description or "")
+            for field, info in p.options.model_fields.items()]) for name, p in PROVIDERS.items()]
 
     async def test_channel(self, channel_id: int, upstream: Transport) -> s.ChannelTestResult:
         result = await probe_channel(upstream, with_options(channel_record(await self._channel_row(channel_id))))

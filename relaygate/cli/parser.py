@@ -147,6 +147,11 @@ def _user(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     create.add_argument("--group", default="default")
     create.add_argument("--balance", type=int, default=0)
     create.add_argument("--admin", action="store_const", const="admin", default="user", dest="role")
+    create.add_argument("--password", help="a console password (8 to 256 characters)")
+    password = user.add_parser("password", help="set or reset a console password (read from standard input "
+                                                "unless --password is given); the user's sessions end")
+    password.add_argument("id", type=ident)
+    password.add_argument("--password")
     change = user.add_parser("update", help="change the given fields only")
     change.add_argument("id", type=ident)
     change.add_argument("--name")
@@ -161,6 +166,17 @@ def _user(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         money.add_argument("id", type=ident)
         money.add_argument(dest, type=int, help=what)
         money.add_argument("--note", default="", help="why, for the audit log")
+
+
+def _redemption(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    codes = sub.add_parser("redemption", help="redemption codes").add_subparsers(dest="verb", required=True)
+    create = codes.add_parser("create", help="new codes, printed this once (only their hashes are kept)")
+    create.add_argument("--count", type=int, required=True)
+    create.add_argument("--amount", type=int, required=True, help="quota units each code adds (500,000 = 1 USD)")
+    create.add_argument("--expires-at", type=float, help="unix time")
+    create.add_argument("--name", help="a label for the batch")
+    codes.add_parser("list")
+    _ids(codes, "delete")
 
 
 def _groups_and_prices(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -243,6 +259,7 @@ def build() -> argparse.ArgumentParser:
     _channel(sub)
     _key(sub)
     _user(sub)
+    _redemption(sub)
     _groups_and_prices(sub)
     _reading(sub)
     _file_analysis(sub)

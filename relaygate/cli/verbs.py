@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from relaygate.admin import console_schemas as cs
 from relaygate.admin import schemas as s
 from relaygate.admin.service import Operator
 from relaygate.config import Settings
@@ -55,6 +57,11 @@ def _key_patch(args: argparse.Namespace) -> s.KeyPatch:
     return s.KeyPatch(**values)
 
 
+def _password(args: argparse.Namespace) -> str:
+    given = args.password if args.password is not None else sys.stdin.readline().rstrip("\n")
+    return cs.PasswordSet(password=given).password
+
+
 async def _test(op: Operator, channel_id: int) -> s.ChannelTestResult:
     upstream = AiohttpTransport(connect_timeout=10)
     await upstream.start()
@@ -83,7 +90,9 @@ def table(op: Operator, a: argparse.Namespace) -> dict[tuple[str, str], Callable
         ("key", "show"): lambda: op.key(a.id),
         ("key", "revoke"): lambda: op.revoke_key(a.id),
         ("key", "rotate"): lambda: op.rotate_key(a.id),
-        ("user", "create"): lambda: op.create_user(s.UserIn(**fields(a, "name", "group", "balance", "role"))),
+        ("user", "create"): lambda: op.create_user(s.UserIn(**fields(a, "name", "group", "balance", "role",
+                                                                     "password"))),
+        ("user", "password"): lambda: op.set_password(a.id, _password(a)),
         ("user", "update"): lambda: op.update_user(a.id, s.UserPatch(**fields(a, "name", "group", "role",
                                                                                "enabled"))),
         ("user", "list"): op.users,
@@ -91,6 +100,10 @@ def table(op: Operator, a: argparse.Namespace) -> dict[tuple[str, str], Callable
         ("user", "delete"): lambda: op.delete_user(a.id),
         ("user", "topup"): lambda: op.top_up(a.id, s.TopUp(amount=a.amount, note=a.note)),
         ("user", "set-balance"): lambda: op.set_balance(a.id, s.BalanceSet(balance=a.balance, note=a.note)),
+        ("redemption", "create"): lambda: op.create_codes(cs.CodesIn(**fields(a, "count", "amount", "expires_at",
+                                                                              "name"))),
+        ("redemption", "list"): op.codes,
+        ("redemption", "delete"): lambda: op.delete_code(a.id),
         ("group", "set"): lambda: op.set_group(s.GroupIn(name=a.name, multiplier=a.multiplier,
                                                          description=a.description)),
         ("group", "list"): op.groups,

@@ -7,6 +7,7 @@ from collections.abc import Awaitable
 from aiohttp import web
 
 from relaygate.admin import schemas as s
+from relaygate.server.account_routes import ACCOUNT_ROUTES
 from relaygate.server.admin_api import AdminCall, AdminRoute, handler
 from relaygate.server.params import Param
 
@@ -15,7 +16,10 @@ _LOG_QUERY = (
     Param("user_id", "id", "only this user's requests"),
     Param("model", "text", "only requests for this model (as the client named it)"),
     Param("request_id", "text", "the request with this X-Request-Id"),
+    Param("status", "text", "ok (answered below 400), error (400 and up) or one HTTP status such as 429"),
     Param("since", "time", "only requests from this unix time on"),
+    Param("until", "time", "only requests before this unix time"),
+    Param("before", "id", "only rows older than this log id: the next page after a page's last id"),
     Param("limit", "limit", "at most this many rows, newest first (default 100, at most 1000)"),
 )
 _SELF_LOG_QUERY = tuple(p for p in _LOG_QUERY if p.name != "user_id")
@@ -121,6 +125,7 @@ ROUTES: tuple[AdminRoute, ...] = (
                conflicts=True),
     AdminRoute("GET", "/api/self/logs", lambda c: _logs(c, c.caller.user_id), "Your own request logs",
                returns=s.LogOut, many=True, audience="user", query=_SELF_LOG_QUERY),
+    *ACCOUNT_ROUTES,
 )
 
 

@@ -8,11 +8,13 @@ import gc
 import logging
 import sys
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from relaygate.admin.config_file import apply_config, load_config_file
+from relaygate.admin.logins import Logins
 from relaygate.admin.service import Operator
 from relaygate.billing.ledger import Ledger
 from relaygate.billing.tokens import TokenCounter
@@ -43,7 +45,16 @@ from relaygate.relay.routing import ChannelHealth, ProcessChannelHealth
 from relaygate.relay.steps.file_analysis import FileAnalysis
 from relaygate.relay.steps.midjourney import MidjourneyPreparation
 from relaygate.relay.upstream import AiohttpTransport
-from relaygate.server import admin_routes, docs_routes, midjourney_routes, openai_routes, ops_routes, relay_routes
+from relaygate.server import (
+    admin_routes,
+    billing_routes,
+    console_routes,
+    docs_routes,
+    midjourney_routes,
+    openai_routes,
+    ops_routes,
+    relay_routes,
+)
 from relaygate.server.cors import CORS, CorsPolicy
 from relaygate.server.state import SERVICES, Services
 from relaygate.store.database import BOOTSTRAP_LOCK, Database
@@ -67,10 +78,12 @@ def create_app(settings: Settings, *, bootstrap: bool = True) -> web.Application
         app.on_response_prepare.append(policy.on_response_prepare)
     relay_routes.add_routes(app)
     midjourney_routes.add_routes(app)
+    billing_routes.add_routes(app)
     openai_routes.add_routes(app)
     admin_routes.add_routes(app)
     docs_routes.add_routes(app)
     ops_routes.add_routes(app)
+    console_routes.add_routes(app)
     app.router.add_route("*", "/{tail:.*}", openai_routes.unknown_route)
     return app
 
@@ -81,17 +94,35 @@ def _unpriced(settings: Settings) -> PriceRecord | None:
     return PriceRecord("*", settings.unpriced_input_per_1m, settings.unpriced_output_per_1m)
 
 
-async def bootstrap_store(db: Database, settings: Settings) -> str | None:
-    """Migrate, make sure an admin exists, apply the YAML file; returns a new admin key to show once. Replicas
-    starting together take turns (else two would create the schema, or the admin, at once)."""
+@dataclass(frozen=True, slots=True)
+class FirstAccess:
+    """What the first start made for the admin and shows this once: an admin key, a console password."""
+
+    key: str | None = None
+    password: str | None = None
+
+    def announce(self) -> None:
+        if self.key is not None:
+            print(f"relaygate: created the admin; its key is shown this once: {self.key}", file=sys.stdout,
+                  flush=True)
+        if self.password is not None:
+            print(f"relaygate: the console (/) log-in is user 'admin', password shown this once: {self.password}",
+                  file=sys.stdout, flush=True)
+
+
+async def bootstrap_store(db: Database, settings: Settings) -> FirstAccess:
+    """Migrate, make sure an admin exists (with a key and a console password), apply the YAML file; returns what
+    to show once. Replicas starting together take turns (else two would create the schema, or the admin, at
+    once)."""
     config = load_config_file(settings.config_file) if settings.config_file is not None else None
     async with db.exclusive(BOOTSTRAP_LOCK):
         await asyncio.get_running_loop().run_in_executor(None, db.migrate)
         operator = Operator(db)
         first_key = await operator.ensure_admin(settings.admin_key or None)
+        password = await operator.ensure_admin_password(settings.admin_password or None)
         if config is not None and settings.config_file is not None:
             await apply_config(operator, config, settings.config_file)
-    return first_key
+    return FirstAccess(first_key, password)
 
 
 def _shared_state(settings: Settings, metrics: RelayMetrics) -> tuple[RedisLink | None, RateLimiter, ChannelHealth]:
@@ -130,7 +161,7 @@ async def _lifespan(app: web.Application, settings: Settings, bootstrap: bool) -
     db = Database(settings.resolved_database_url(), background_checkpoint=True)
     loop = asyncio.get_running_loop()
     try:
-        first_key = await bootstrap_store(db, settings) if bootstrap else None
+        first = await bootstrap_store(db, settings) if bootstrap else FirstAccess()
     except BaseException:
         await loop.run_in_executor(None, db.close)
         raise
@@ -160,7 +191,9 @@ async def _lifespan(app: web.Application, settings: Settings, bootstrap: bool) -
     # MidJourney's webhooks and image proxying go through the same guarded fetcher as files and images
     midjourney = await start_tasks(settings, db=db, catalogs=catalogs, transport=upstream, health=health,
                                    fetcher=reader.fetcher, metrics=TaskMetrics(metrics.registry))
-    app[SERVICES] = Services(settings, db, catalogs, ledger, upstream, relay, operator, metrics, midjourney)
+    logins = Logins(operator, settings.session_hours, settings.registration)
+    app[SERVICES] = Services(settings, db, catalogs, ledger, upstream, relay, operator, metrics, logins,
+                             midjourney)
     tasks = [loop.create_task(catalogs.poll_forever()), loop.create_task(prober.run_forever()),
              loop.create_task(prober.lease.keep_forever()), loop.create_task(db.checkpoint_forever()),
              loop.create_task(ledger.holding.run_forever()),
@@ -175,9 +208,7 @@ async def _lifespan(app: web.Application, settings: Settings, bootstrap: bool) -
     # shows up as the p99 of every load test).
     gc.collect()
     gc.freeze()
-    if first_key is not None:
-        print(f"relaygate: created the admin; its key is shown this once: {first_key}", file=sys.stdout,
-              flush=True)
+    first.announce()
     try:
         yield
     finally:

@@ -45,7 +45,8 @@ STATUS_TEXT = {
          "(last_admin)",
     413: "request_too_large: the body is over RELAYGATE_MAX_BODY_BYTES (a multipart upload: over "
          "RELAYGATE_MAX_UPLOAD_BYTES)",
-    429: "rate_limit_exceeded: the key's RPM or TPM is used up; Retry-After says when to retry",
+    429: "rate_limit_exceeded: the key's RPM or TPM is used up, or too many wrong passwords locked a log-in; "
+         "Retry-After says when to retry",
     431: "header_too_large: a request header (or the request line) is over 32 KiB",
     502: "upstream_error: every eligible channel failed",
     503: "no_available_channel: every channel serving the model is disabled; or the store is unavailable",
@@ -58,6 +59,12 @@ _MODEL = {"type": "object", "properties": {"id": {"type": "string"}, "object": {
                                            "created": {"type": "integer"}, "owned_by": {"type": "string"}}}
 _MODEL_LIST = {"type": "object", "properties": {"object": {"const": "list"}, "data": {"type": "array",
                                                                                       "items": _MODEL}}}
+_SUBSCRIPTION = {"type": "object", "properties": {
+    "object": {"const": "billing_subscription"}, "has_payment_method": {"type": "boolean"},
+    "soft_limit_usd": {"type": "number"}, "hard_limit_usd": {"type": "number"},
+    "system_hard_limit_usd": {"type": "number"}, "access_until": {"type": "integer"}}}
+_USAGE = {"type": "object", "properties": {"object": {"const": "list"},
+                                           "total_usage": {"type": "number", "description": "US cents"}}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +107,11 @@ CLIENT_ROUTES: tuple[ClientRoute, ...] = (
                 answer=_MODEL_LIST),
     ClientRoute("GET", "/v1/models/{model}", "One model this key can call (a pattern's names too)", "openai", None,
                 (400, 401, 403, 404, 431), answer=_MODEL),
+    *(ClientRoute("GET", prefix + "/dashboard/billing/subscription", "The key's limit in USD (one-api's answer, "
+                  "for chat apps that show a balance)", "billing", None, (401, 403, 431), answer=_SUBSCRIPTION)
+      for prefix in ("", "/v1")),
+    *(ClientRoute("GET", prefix + "/dashboard/billing/usage", "What the key has spent, in US cents (one-api's "
+                  "answer)", "billing", None, (401, 403, 431), answer=_USAGE) for prefix in ("", "/v1")),
 )
 
 CLIENT_SECURITY: list[dict[str, list[str]]] = [{"bearer": []}, {"x-api-key": []}, {"x-goog-api-key": []}]
@@ -108,6 +120,8 @@ SECURITY_SCHEMES = {
     "x-api-key": {"type": "apiKey", "in": "header", "name": "x-api-key"},
     "x-goog-api-key": {"type": "apiKey", "in": "header", "name": "x-goog-api-key"},
     "key-query": {"type": "apiKey", "in": "query", "name": "key"},
+    "session": {"type": "apiKey", "in": "cookie", "name": "relaygate_session",
+                "description": "a console log-in (POST /api/auth/login); changes also need X-CSRF-Token"},
 }
 
 

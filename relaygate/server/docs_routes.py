@@ -40,14 +40,14 @@ def admin_errors(route: AdminRoute) -> tuple[int, ...]:
         statuses.add(413)
     if route.conflicts:
         statuses.add(409)
-    return tuple(sorted(statuses))
+    return tuple(sorted(statuses | set(route.errors)))
 
 
 def _admin_operation(route: AdminRoute, components: dict[str, Any]) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": route.summary,
-        "security": [{"bearer": []}],
-        "tags": ["self-service" if route.audience == "user" else route.path.split("/")[2]],
+        "security": [] if route.audience in ("public", "anyone") else [{"bearer": []}, {"session": []}],
+        "tags": ["self-service" if route.path.startswith("/api/self") else route.path.split("/")[2]],
         "responses": error_responses(admin_errors(route)),
     }
     params = [{"name": part[1:-1], "in": "path", "required": True,
@@ -87,7 +87,8 @@ def openapi_document() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "relaygate API", "version": __version__,
                  "description": "Client routes (/v1, /v1beta) take a client key; the admin API (/api) an admin "
-                                "key. Every error is JSON with an X-Request-Id header."},
+                                "key or a console session (its cookie, with X-CSRF-Token on every change). Every "
+                                "error is JSON with an X-Request-Id header."},
         "paths": paths,
         "components": {"schemas": components, "securitySchemes": SECURITY_SCHEMES},
     }

@@ -20,7 +20,7 @@ from aiohttp import web
 from sqlalchemy.exc import DBAPIError
 
 from relaygate.config import ConfigError, Settings
-from relaygate.server.app import bootstrap_store, create_app
+from relaygate.server.app import FirstAccess, bootstrap_store, create_app
 from relaygate.server.logs import configure_logging
 from relaygate.server.protocol import MAX_HEADER_BYTES, JsonErrorRunner
 from relaygate.server.state import SERVICES
@@ -63,7 +63,7 @@ async def _serve(settings: Settings, ready: Event | None = None) -> None:
     log.info("stopped")
 
 
-async def _bootstrap(settings: Settings) -> str | None:
+async def _bootstrap(settings: Settings) -> FirstAccess:
     db = Database(settings.resolved_database_url())
     try:
         return await bootstrap_store(db, settings)
@@ -86,9 +86,7 @@ def serve(settings: Settings) -> int:
     """Serve until SIGTERM/SIGINT; with workers > 1, the same port is shared through SO_REUSEPORT. Returns the
     exit status: 0 after a clean stop, non-zero when a worker failed."""
     configure_logging(settings.log_level)
-    first_key = uvloop.run(_bootstrap(settings))
-    if first_key is not None:
-        print(f"relaygate: created the admin; its key is shown this once: {first_key}", flush=True)
+    uvloop.run(_bootstrap(settings)).announce()
     if settings.workers == 1:
         uvloop.run(_serve(settings))
         return 0

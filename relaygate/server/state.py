@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from relaygate.admin.logins import Logins
 from relaygate.admin.service import Operator
 from relaygate.billing.ledger import Ledger
 from relaygate.config import Settings
@@ -27,6 +28,7 @@ class Services:
     relay: Relay
     operator: Operator
     metrics: RelayMetrics
+    logins: Logins
     midjourney: MidjourneyTasks | None = None
     draining: bool = False
     first_admin_key: str | None = field(default=None, repr=False)

@@ -136,8 +136,19 @@ def _upsert(conn: Connection, table: Table, key: str, values: Mapping[str, Any])
 # logs
 def query_logs(conn: Connection, *, user_id: int | None = None, key_id: int | None = None,
                model: str | None = None, request_id: str | None = None, since: float | None = None,
+               until: float | None = None, status: str | None = None, before: int | None = None,
                limit: int = 100) -> list[Row]:
     stmt = select(request_logs).order_by(request_logs.c.id.desc()).limit(limit)
+    if before is not None:
+        stmt = stmt.where(request_logs.c.id < before)
+    if until is not None:
+        stmt = stmt.where(request_logs.c.created_at < until)
+    if status == "ok":
+        stmt = stmt.where(request_logs.c.status < 400)
+    elif status == "error":
+        stmt = stmt.where(request_logs.c.status >= 400)
+    elif status is not None:
+        stmt = stmt.where(request_logs.c.status == int(status))
     if user_id is not None:
         stmt = stmt.where(request_logs.c.user_id == user_id)
     if key_id is not None:

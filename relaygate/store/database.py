@@ -28,7 +28,7 @@ RESTART_PATIENCE_MS = 20
 """How long a restarting checkpoint waits for readers and writers, holding new writers back meanwhile."""
 BOOTSTRAP_LOCK = 0x72656C6179
 """PostgreSQL advisory lock key held while a process migrates and seeds the store (replicas starting together)."""
-HEAD_REVISION = "0008"
+HEAD_REVISION = "0009"
 """The newest revision in migrations/versions (a test holds it to Alembic's own head). A database already there
 starts without importing Alembic, which would stay in the server's memory (≈ 11 MiB) for nothing."""
 

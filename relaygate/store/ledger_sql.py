@@ -20,6 +20,8 @@ from relaygate.core.records import LogRow
 ROW_FIELDS = tuple(f.name for f in fields(LogRow))
 LOG_COLUMNS = (*ROW_FIELDS, "cost")
 _row_values = operator.attrgetter(*ROW_FIELDS)
+ROLLUP_HOUR = 3600
+_ROLLUP_SUMS = ("requests", "failures", "prompt_tokens", "completion_tokens", "cost")
 RESERVATION_COLUMNS = ("id", "holder", "request_id", "key_id", "user_id", "amount", "key_limited", "endpoint",
                        "model", "created_at")
 
@@ -32,6 +34,9 @@ _SQL = {
     "key_left": "SELECT remain_quota FROM keys WHERE id = ?",
     "user_left": "SELECT balance FROM users WHERE id = ?",
     "log": f"INSERT INTO request_logs ({', '.join(LOG_COLUMNS)}) VALUES ({', '.join('?' for _ in LOG_COLUMNS)})",
+    "rollup": "INSERT INTO usage_rollup (bucket, user_id, channel_id, model, " + ", ".join(_ROLLUP_SUMS) + ") "
+              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (bucket, user_id, channel_id, model) DO UPDATE SET "
+              + ", ".join(f"{c} = usage_rollup.{c} + excluded.{c}" for c in _ROLLUP_SUMS),
     "hold": f"INSERT INTO reservations ({', '.join(RESERVATION_COLUMNS)}) "
             f"VALUES ({', '.join('?' for _ in RESERVATION_COLUMNS)})",
     "new_holder": "INSERT INTO ledger_holders (host, pid, started_at, expires_at) VALUES (?, ?, ?, ?) RETURNING id",
@@ -109,10 +114,25 @@ class LedgerStatements:
             self._cur.executemany(self._sql["settle_user"], [(r, c, u) for u, (r, c) in sorted(users.items())])
 
     def insert_logs(self, rows: Iterable[tuple[LogRow, int]]) -> None:
-        """Write log rows, each with the cost charged for it."""
-        values = [(*_row_values(row), cost) for row, cost in rows]
-        if values:
-            self._cur.executemany(self._sql["log"], values)
+        """Write log rows, each with the cost charged for it, and add them to the hourly usage rollup (one
+        upsert per hour, user, channel and model in the batch: what the dashboard reads)."""
+        pairs = list(rows)
+        if not pairs:
+            return
+        self._cur.executemany(self._sql["log"], [(*_row_values(row), cost) for row, cost in pairs])
+        sums: dict[tuple[int, int, int, str], list[int]] = {}
+        for row, cost in pairs:
+            key = (int(row.created_at) // ROLLUP_HOUR * ROLLUP_HOUR, row.user_id or 0, row.channel_id or 0, row.model)
+            s = sums.get(key)
+            if s is None:
+                s = sums[key] = [0, 0, 0, 0, 0]
+            s[0] += 1
+            s[1] += row.status >= 400
+            s[2] += row.prompt_tokens
+            s[3] += row.completion_tokens
+            s[4] += cost
+        # sorted: concurrent batches on PostgreSQL lock rollup rows in one order (no deadlock)
+        self._cur.executemany(self._sql["rollup"], [(*k, *v) for k, v in sorted(sums.items())])
 
     def hold(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Record reservations just taken (values in RESERVATION_COLUMNS order)."""

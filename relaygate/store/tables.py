@@ -50,6 +50,7 @@ users = Table(
     Column("used_quota", BigInteger, nullable=False, default=0),
     Column("enabled", Boolean, nullable=False, default=True),
     Column("created_at", Float, nullable=False),
+    Column("password_hash", String(255), nullable=True),
     sqlite_autoincrement=True,
 )
 
@@ -307,3 +308,60 @@ signing_keys = Table(
     Column("created_at", Float, nullable=False),
 )
 """Random secrets made once and shared by every replica (the key signing MidJourney image links)."""
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", Integer, nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_sessions_user", "user_id"),
+)
+"""Console log-ins: the cookie's token is stored only as its SHA-256; logging out deletes the row."""
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(128), nullable=False),
+    Column("address", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_login_failures_who", "username", "address", "created_at"),
+)
+"""Wrong passwords by username and client address, counted over a window to slow and then lock guessing."""
+
+redemption_codes = Table(
+    "redemption_codes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("code_hash", String(64), nullable=False, unique=True),
+    Column("hint", String(16), nullable=False),
+    Column("name", String(128), nullable=False, default=""),
+    Column("amount", BigInteger, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=True),
+    Column("redeemed_at", Float, nullable=True),
+    Column("redeemed_by", Integer, nullable=True),
+    sqlite_autoincrement=True,
+)
+"""Codes that top up a balance once: stored as SHA-256 only; redeemed by one conditional update."""
+
+usage_rollup = Table(
+    "usage_rollup",
+    metadata,
+    Column("bucket", BigInteger, primary_key=True, autoincrement=False),
+    Column("user_id", Integer, primary_key=True, autoincrement=False),
+    Column("channel_id", Integer, primary_key=True, autoincrement=False),
+    Column("model", String(128), primary_key=True),
+    Column("requests", BigInteger, nullable=False, default=0),
+    Column("failures", BigInteger, nullable=False, default=0),
+    Column("prompt_tokens", BigInteger, nullable=False, default=0),
+    Column("completion_tokens", BigInteger, nullable=False, default=0),
+    Column("cost", BigInteger, nullable=False, default=0),
+    Index("ix_usage_rollup_user", "user_id", "bucket"),
+    sqlite_with_rowid=False,
+)
+"""Request logs summed per hour (bucket: its first second, UTC), user, channel and model; written with the log
+rows in the ledger's transaction, so the dashboard reads hours, not rows (0 stands for no user / channel)."""
