@@ -121,7 +121,9 @@ def test_queries_with_broken_input_are_code_4(t: MjTenant, mj: MockMidjourney) -
     assert mj.requests == []
 
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=30),
+_NUMBERS = st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+_SCALARS = st.none() | st.booleans() | _NUMBERS | st.text(max_size=30)
+JSON = st.recursive(_SCALARS,
                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
                     max_leaves=12)
 

@@ -6,8 +6,6 @@ import codecs
 import re
 import unicodedata
 
-import charset_normalizer
-
 from relaygate.core.errors import UnsupportedFile
 
 _BOMS = (
@@ -48,6 +46,8 @@ def _strict(data: bytes, encoding: str | None) -> str | None:
 
 def _detected(data: bytes) -> tuple[str, str]:
     """charset-normalizer's answer, when every equally plausible reading gives the same text."""
+    import charset_normalizer  # only for text that is not UTF-8: imported then, not at start (≈ 4 MiB)
+
     matches = charset_normalizer.from_bytes(data)
     best = matches.best()
     if best is None or best.chaos > _MAX_CHAOS:
