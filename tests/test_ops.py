@@ -235,8 +235,10 @@ def test_a_database_at_an_older_revision_is_migrated_by_alembic(tmp_path: Path) 
 
 def test_the_embedded_default_carries_no_postgresql_or_redis_driver_in_memory(tmp_path: Path) -> None:
     """SQLite and the in-process limiter are the default: psycopg and redis-py (≈ 15 MiB between them) are
-    imported only when the configuration names PostgreSQL or Redis."""
+    imported only when the configuration names PostgreSQL or Redis; the audio, password and charset libraries
+    only when a transcription, a log-in or a text file in another encoding needs them."""
+    lazy = ('psycopg', 'redis', 'hiredis', 'mutagen', 'argon2', 'charset_normalizer')
     code = ("import sys, relaygate.server.app, relaygate.cli; "
-            "print(sorted(m for m in ('psycopg', 'redis', 'hiredis') if m in sys.modules))")
+            f"print(sorted(m for m in {lazy!r} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True)
     assert out.stdout.strip() == "[]"

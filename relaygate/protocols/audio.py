@@ -2,34 +2,52 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import os
 import struct
+from dataclasses import dataclass
 from typing import IO, Any
-
-import mutagen
-from mutagen.aac import AAC
-from mutagen.flac import FLAC
-from mutagen.mp3 import MP3
-from mutagen.mp4 import MP4
-from mutagen.oggflac import OggFLAC
-from mutagen.oggopus import OggOpus
-from mutagen.oggspeex import OggSpeex
-from mutagen.oggvorbis import OggVorbis
-from mutagen.wave import WAVE
 
 from relaygate.core.errors import InvalidAudio
 
-_KINDS: list[Any] = [WAVE, FLAC, MP3, MP4, OggOpus, OggVorbis, OggFLAC, OggSpeex]
-"""The containers OpenAI takes that mutagen reads (not WebM). Only these are tried: some of mutagen's other parsers
-(Musepack) can spin for seconds on crafted bytes."""
-_BY_EXTENSION: dict[str, Any] = {"aac": AAC, "mp3": MP3, "mpga": MP3, "mpeg": MP3}
-"""Formats mutagen only recognises by the file's name (ADTS AAC, MP3 without an ID3 tag): tried when the name says."""
-_PARSE_FAILURES = (mutagen.MutagenError, OSError, ValueError, EOFError, IndexError, KeyError, struct.error,
-                   ZeroDivisionError, OverflowError)
-"""MutagenError is what mutagen documents; corrupt headers in a few of its parsers surface as the others (OSError
-from a seek to a negative offset)."""
+
+@dataclass(frozen=True)
+class _Parsers:
+    kinds: list[Any]
+    """The containers OpenAI takes that mutagen reads (not WebM). Only these are tried: some of mutagen's other
+    parsers (Musepack) can spin for seconds on crafted bytes."""
+    by_extension: dict[str, Any]
+    """Formats mutagen only recognises by the file's name (ADTS AAC, MP3 without an ID3 tag): tried when the name
+    says."""
+    failures: tuple[type[Exception], ...]
+    """MutagenError is what mutagen documents; corrupt headers in a few of its parsers surface as the others
+    (OSError from a seek to a negative offset)."""
+    file: Any
+
+
+@functools.cache
+def _parsers() -> _Parsers:
+    # imported at the first transcription, not at start: a relay that bills no audio does not carry it (≈ 2 MiB)
+    import mutagen
+    from mutagen.aac import AAC
+    from mutagen.flac import FLAC
+    from mutagen.mp3 import MP3
+    from mutagen.mp4 import MP4
+    from mutagen.oggflac import OggFLAC
+    from mutagen.oggopus import OggOpus
+    from mutagen.oggspeex import OggSpeex
+    from mutagen.oggvorbis import OggVorbis
+    from mutagen.wave import WAVE
+
+    return _Parsers(kinds=[WAVE, FLAC, MP3, MP4, OggOpus, OggVorbis, OggFLAC, OggSpeex],
+                    by_extension={"aac": AAC, "mp3": MP3, "mpga": MP3, "mpeg": MP3},
+                    failures=(mutagen.MutagenError, OSError, ValueError, EOFError, IndexError, KeyError,
+                              struct.error, ZeroDivisionError, OverflowError),
+                    file=mutagen.File)
+
+
 FORMATS = "flac, m4a, mp3, mp4, mpeg, mpga, oga, ogg or wav"
 
 
@@ -51,12 +69,13 @@ def duration_seconds(source: str | os.PathLike[str] | bytes | IO[bytes], *, file
 
 def _duration(file: IO[bytes], name: str) -> float:
     extension = os.path.splitext(name)[1].lstrip(".").lower()
+    parsers = _parsers()
     try:
-        audio = mutagen.File(file, options=_KINDS)
-        if audio is None and extension in _BY_EXTENSION:
+        audio = parsers.file(file, options=parsers.kinds)
+        if audio is None and extension in parsers.by_extension:
             file.seek(0)
-            audio = _BY_EXTENSION[extension](file)
-    except _PARSE_FAILURES as exc:
+            audio = parsers.by_extension[extension](file)
+    except parsers.failures as exc:
         raise InvalidAudio(f"The uploaded file could not be read as audio ({_reason(exc)}). Send {FORMATS} audio.",
                            param="file") from None
     if audio is None:
