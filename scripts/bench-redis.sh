@@ -34,7 +34,7 @@ config="$out/relaygate-limited.yaml"
 import sys, yaml
 cfg = yaml.safe_load(open(sys.argv[1]))
 for key in cfg["keys"]:
-    key.update(rpm=10**9, tpm=10**12)
+    key.update(rpm=10**9, tpm=2 * 10**9)  # the largest the key fields take is 2**31 - 1
 yaml.safe_dump(cfg, open(sys.argv[2], "w"))
 PY
 
