@@ -141,6 +141,33 @@ class StreamTranslator(Protocol):
         ...
 
 
+class WrappedTranslator:
+    """A stream translator over another: usage, end, failure, dialect and text are the inner one's; a subclass
+    changes the bytes (`feed`, `finish`)."""
+
+    def __init__(self, inner: StreamTranslator) -> None:
+        self._inner = inner
+
+    @property
+    def usage(self) -> Usage | None:
+        return self._inner.usage
+
+    @property
+    def finished(self) -> bool:
+        return self._inner.finished
+
+    @property
+    def failure(self) -> str | None:
+        return self._inner.failure
+
+    @property
+    def dialect(self) -> Dialect:
+        return self._inner.dialect
+
+    def generated_text(self) -> str:
+        return self._inner.generated_text()
+
+
 @dataclass(frozen=True, slots=True)
 class Upload:
     """A body that is not JSON (a multipart form), relayed as given."""

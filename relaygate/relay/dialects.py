@@ -15,10 +15,10 @@ from typing import Protocol
 import orjson
 
 from relaygate.core.errors import BadRequest, NotFound
-from relaygate.core.types import Dialect, JsonObject, Usage
+from relaygate.core.types import Dialect, JsonObject
 from relaygate.protocols import anthropic, anthropic_answers, gemini, gemini_answers
 from relaygate.protocols.sse import SSEBuffer, event_data, frame
-from relaygate.providers.base import StreamTranslator
+from relaygate.providers.base import StreamTranslator, WrappedTranslator
 from relaygate.relay.inbound import decode_body
 
 GEMINI_METHODS = {"generateContent": False, "streamGenerateContent": True}
@@ -164,32 +164,21 @@ ANTHROPIC = AnthropicDialect()
 GEMINI = GeminiDialect()
 
 
-class Chained:
+class Chained(WrappedTranslator):
     """A provider's translator followed by the client's egress: OpenAI SSE in the middle."""
 
     def __init__(self, inner: StreamTranslator, egress: Egress, dialect: Dialect) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._egress = egress
-        self.dialect = dialect
+        self._dialect = dialect
 
     @property
-    def usage(self) -> Usage | None:
-        return self._inner.usage
-
-    @property
-    def finished(self) -> bool:
-        return self._inner.finished
-
-    @property
-    def failure(self) -> str | None:
-        return self._inner.failure
+    def dialect(self) -> Dialect:
+        return self._dialect
 
     def feed(self, data: bytes) -> bytes:
         out = self._inner.feed(data)
         return self._egress.feed(out) if out else b""
-
-    def generated_text(self) -> str:
-        return self._inner.generated_text()
 
     def finish(self) -> bytes:
         tail = self._inner.finish()

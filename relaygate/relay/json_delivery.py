@@ -13,7 +13,7 @@ from relaygate.billing.tokens import TokenCounter
 from relaygate.core.types import Dialect, Usage
 from relaygate.protocols.content import completion_chunks
 from relaygate.protocols.sse import DONE, frame
-from relaygate.providers.base import CallSpec, Provider, StreamTranslator
+from relaygate.providers.base import CallSpec, Provider, StreamTranslator, WrappedTranslator
 from relaygate.relay.dialects import egress_for
 from relaygate.relay.inbound import ParsedRequest
 from relaygate.relay.operation import Attempt, End, Metered, RetryableAnswer, WholeAnswer
@@ -112,37 +112,18 @@ async def _stream(attempt: Attempt, parsed: ParsedRequest, resp: UpstreamRespons
     return metered
 
 
-class _Renamed:
+class _Renamed(WrappedTranslator):
     """A stream translator whose bytes carry the client's model name (see renamer)."""
 
     def __init__(self, inner: StreamTranslator, rename: Callable[[bytes], bytes]) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._rename = rename
-
-    @property
-    def usage(self) -> Usage | None:
-        return self._inner.usage
-
-    @property
-    def finished(self) -> bool:
-        return self._inner.finished
-
-    @property
-    def failure(self) -> str | None:
-        return self._inner.failure
-
-    @property
-    def dialect(self) -> Dialect:
-        return self._inner.dialect
 
     def feed(self, data: bytes) -> bytes:
         return self._rename(self._inner.feed(data))
 
     def finish(self) -> bytes:
         return self._rename(self._inner.finish())
-
-    def generated_text(self) -> str:
-        return self._inner.generated_text()
 
 
 def _renamed(translator: StreamTranslator, attempt: Attempt) -> StreamTranslator:
