@@ -94,6 +94,14 @@ def test_a_body_over_the_limit_is_413(t: MjTenant, mj: MockMidjourney) -> None:
 def test_routes_and_modes_that_do_not_exist_are_code_3(t: MjTenant, mj: MockMidjourney) -> None:
     _refused(t.submit("submit/teleport", {"prompt": "a fox"}), status=404, code=3)
     _refused(t.submit("submit/imagine", {"prompt": "a fox"}, prefix="/mj-warp"), status=404, code=3)
+    http, h = t.rg.http, t.headers
+    for method, path in (("GET", "/mj/submit/imagine"), ("PUT", "/mj-relax/mj/submit/imagine"),
+                         ("POST", "/mj/task/1/fetch"), ("GET", "/mj/task/list-by-condition"), ("GET", "/mj/teleport"),
+                         ("GET", "/mj-fast/mj/task/1/seed"), ("GET", "/mj-fast/mj/image/1"), ("DELETE", "/mj/")):
+        _refused(http.request(method, path, headers=h), status=404, code=3)
+    preflight = http.options("/mj/submit/imagine", headers={"Origin": "https://app.example",
+                                                             "Access-Control-Request-Method": "POST"})
+    assert preflight.status_code < 500
     assert mj.requests == []
 
 

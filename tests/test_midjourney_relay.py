@@ -151,7 +151,9 @@ def test_a_channel_without_mode_prefixes_is_called_under_plain_mj(rg: Relaygate,
 def test_keys_are_read_from_each_header_midjourney_proxy_clients_use(t: MjTenant, mj: MockMidjourney) -> None:
     body = {"prompt": "a fox"}
     for headers in ({"Authorization": f"Bearer {t.key}"}, {"mj-api-secret": t.key},
-                    {"Authorization": "Bearer midjourney-proxy", "mj-api-secret": t.key}):
+                    {"Authorization": "Bearer midjourney-proxy", "mj-api-secret": t.key},
+                    {"Authorization": "midjourney-proxy", "mj-api-secret": t.key},
+                    {"mj-api-secret": f"Bearer {t.key}"}):
         resp = t.rg.http.post("/mj/submit/imagine", json=body, headers=headers)
         assert resp.status_code == 200 and resp.json()["code"] == 1, (headers, resp.text)
     for headers in ({}, {"mj-api-secret": "sk-wrong"}, {"Authorization": "Bearer sk-wrong", "mj-api-secret": t.key}):
@@ -161,7 +163,32 @@ def test_keys_are_read_from_each_header_midjourney_proxy_clients_use(t: MjTenant
     for path in ("/mj/task/1/fetch", "/mj/task/1/image-seed"):
         resp = t.rg.http.get(path)
         assert resp.status_code == 401 and set(resp.json()["error"]) == {"message", "type", "param", "code"}
-    assert len(mj.calls("submit/imagine")) == 3
+    assert len(mj.calls("submit/imagine")) == 5
+
+
+def test_key_restrictions_quota_and_rate_limits_apply_as_for_chat(rg: Relaygate, mj: MockMidjourney) -> None:
+    body = {"prompt": "a fox"}
+    before = len(mj.calls("submit/imagine"))
+    chat_only = mj_tenant(rg, mj, key_fields={"allowed_models": ["gpt-4o"]})
+    refused = chat_only.submit("submit/imagine", body)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "model_not_allowed")
+    poor = mj_tenant(rg, mj, balance=10)  # an imagine costs 10,000
+    refused = poor.submit("submit/imagine", body)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "insufficient_token_quota")
+    assert poor.spent() == (0, 0)
+    limited = mj_tenant(rg, mj, key_fields={"rpm": 1})
+    task_id = limited.ok("submit/imagine", body)["result"]
+    refused = limited.submit("submit/imagine", body)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (429, "rate_limit_exceeded")
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert all(limited.fetch(task_id).status_code == 200 for _ in range(3))  # polling counts against no RPM
+    fenced = mj_tenant(rg, mj)
+    rg.ok("PATCH", f"/api/keys/{fenced.key_id}", {"allowed_ips": ["10.0.0.0/8"]})
+    rg.wait_for(lambda: fenced.fetch("0").status_code == 403)
+    for resp in (fenced.submit("submit/imagine", body), fenced.fetch("0")):
+        assert (resp.status_code, resp.json()["error"]["code"]) == (403, "ip_not_allowed")
+        assert set(resp.json()["error"]) == {"message", "type", "param", "code"}
+    assert len(mj.calls("submit/imagine")) == before + 1  # only the rate-limited key's first submission went
 
 
 def test_a_key_sees_only_its_own_tasks(rg: Relaygate, t: MjTenant, mj: MockMidjourney) -> None:

@@ -125,6 +125,10 @@ def test_key_errors_stay_openai_shaped() -> None:
     ({"mj-api-secret": "sk-a"}, "sk-a"),
     ({"Authorization": "Bearer midjourney-proxy", "mj-api-secret": "sk-a"}, "sk-a"),
     ({"Authorization": "Bearer ", "mj-api-secret": "sk-a"}, "sk-a"),
+    ({"Authorization": "midjourney-proxy", "mj-api-secret": "sk-a"}, "sk-a"),  # new-api takes it bare too
+    ({"mj-api-secret": "Bearer sk-a"}, "sk-a"),
+    ({"Authorization": "Bearer midjourney-proxy", "mj-api-secret": "bearer  sk-a "}, "sk-a"),
+    ({"Authorization": "Basic abc", "mj-api-secret": "sk-a"}, ""),
     ({"Authorization": "Bearer sk-b", "mj-api-secret": "sk-a"}, "sk-b"),
     ({"Authorization": "Bearer midjourney-proxy"}, "midjourney-proxy"),
     ({"x-api-key": "sk-c", "mj-api-secret": "sk-a"}, "sk-c"),

@@ -23,21 +23,30 @@ def hash_key(raw: str) -> str:
 
 
 MJ_PLACEHOLDERS = frozenset({"", "midjourney-proxy"})
-"""Bearer values midjourney-proxy clients send beside their `mj-api-secret` (new-api sends "midjourney-proxy")."""
+"""Authorization values midjourney-proxy clients send beside their `mj-api-secret` (new-api sends
+"midjourney-proxy", with or without "Bearer ")."""
 
 
 def key_from_headers(headers: Mapping[str, str], query_key: str | None = None) -> str | None:
     """The presented key: Bearer token, x-api-key, x-goog-api-key, ?key= for Gemini clients, or mj-api-secret for
-    midjourney-proxy clients (when Authorization is absent or only a placeholder)."""
+    midjourney-proxy clients (when Authorization is absent or only a placeholder; "Bearer " before it is allowed,
+    as new-api allows it)."""
     auth = headers.get("Authorization")
     mj_secret = headers.get("mj-api-secret")
     if auth:
         scheme, _, value = auth.partition(" ")
-        token = value.strip()
-        if mj_secret and scheme.lower() == "bearer" and token in MJ_PLACEHOLDERS:
-            return mj_secret
-        return token if scheme.lower() == "bearer" else ""
-    return headers.get("x-api-key") or headers.get("x-goog-api-key") or mj_secret or query_key
+        bearer = scheme.lower() == "bearer"
+        token = value.strip() if bearer else ""
+        if mj_secret and (token if bearer else auth.strip()) in MJ_PLACEHOLDERS:
+            return _without_bearer(mj_secret)
+        return token
+    return (headers.get("x-api-key") or headers.get("x-goog-api-key") or (mj_secret and _without_bearer(mj_secret))
+            or query_key)
+
+
+def _without_bearer(secret: str) -> str:
+    scheme, _, value = secret.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else secret
 
 
 _NEEDS = {

@@ -18,8 +18,9 @@ from relaygate.protocols.midjourney_submit import check_task_id, parse_task_ids
 from relaygate.relay.auth import authenticate, check_ip, key_from_headers
 from relaygate.relay.inbound import decode_body
 from relaygate.server.body import HttpBody
+from relaygate.server.cors import is_preflight
 from relaygate.server.errors import midjourney_error_response
-from relaygate.server.openai_routes import access_log, client_ip, new_request_id
+from relaygate.server.openai_routes import access_log, client_ip, new_request_id, unknown_route
 from relaygate.server.state import services
 from relaygate.tasks.links import LinkCheck
 from relaygate.tasks.runtime import MidjourneyTasks
@@ -113,9 +114,23 @@ async def image(request: web.Request) -> web.Response:
     return _respond(request, request_id, started, 200, found.data, found.content_type, {"Cache-Control": cache})
 
 
+async def unknown(request: web.Request) -> web.Response:
+    """A path or method under /mj that no route takes: code 3 in midjourney-proxy's shape, as an unknown submit
+    route is (a CORS preflight is answered as everywhere)."""
+    if is_preflight(request):
+        return await unknown_route(request)
+    err = NotFound(f"Unknown MidJourney URL: {request.method} {request.path}. The routes are POST /mj/submit/..., "
+                   "GET /mj/task/{id}/fetch, POST /mj/task/list-by-condition and GET /mj/task/{id}/image-seed "
+                   "(and the same under /mj-fast, /mj-relax, /mj-turbo).", code="unknown_url")
+    return midjourney_error_response(err, new_request_id())
+
+
 def add_routes(app: web.Application) -> None:
+    """After the submit routes (relay_routes): the last of these takes whatever under /mj no other route took."""
     for prefix in ("", "/mj-{mode}"):
         app.router.add_get(prefix + "/mj/task/{id}/fetch", query_handler(fetch))
         app.router.add_post(prefix + "/mj/task/list-by-condition", query_handler(list_by_condition))
         app.router.add_get(prefix + "/mj/task/{id}/image-seed", query_handler(image_seed))
     app.router.add_get("/mj/image/{id}", image)
+    for prefix in ("", "/mj-{mode}"):
+        app.router.add_route("*", prefix + "/mj/{tail:.*}", unknown)
