@@ -107,8 +107,8 @@ def test_routes_and_modes_that_do_not_exist_are_code_3(t: MjTenant, mj: MockMidj
 
 def test_actions_on_tasks_that_cannot_take_them_are_refused_before_the_upstream(t: MjTenant,
                                                                                 mj: MockMidjourney) -> None:
-    _refused(t.submit("submit/action", {"taskId": "1234567", "customId": BUTTON}), status=404, code=3)
-    _refused(t.submit("submit/modal", {"taskId": "1234567", "prompt": "a hat"}), status=404, code=3)
+    _refused(t.submit("submit/action", {"taskId": "1234567", "customId": BUTTON}), status=400, code=3)
+    _refused(t.submit("submit/modal", {"taskId": "1234567", "prompt": "a hat"}), status=400, code=3)
     mj.step_seconds = None
     running = t.ok("submit/imagine", {"prompt": "a fox"})["result"]
     _refused(t.submit("submit/action", {"taskId": running, "customId": BUTTON}))  # not finished yet

@@ -204,7 +204,7 @@ def test_a_key_sees_only_its_own_tasks(rg: Relaygate, t: MjTenant, mj: MockMidjo
     assert [task["id"] for task in listed.json()] == [mine["id"]]
     before = len(mj.calls("submit/action"))
     stolen = other.submit("submit/action", {"taskId": mine["id"], "customId": mine["buttons"][0]["customId"]})
-    assert (stolen.status_code, stolen.json()["code"]) == (404, 3)
+    assert (stolen.status_code, stolen.json()["code"]) == (400, 3)  # as an unknown id in a body reads
     assert len(mj.calls("submit/action")) == before  # nothing went upstream
 
 

@@ -20,6 +20,10 @@ from relaygate.core.types import JsonObject
 # ---------------------------------------------------------------- codes, statuses, actions
 
 
+TASK_NOT_FOUND = "task_not_found"
+"""The error code of a request naming no task of its key: answered with ReturnCode.NOT_FOUND."""
+
+
 class ReturnCode(IntEnum):
     """The `code` of a submit answer (midjourney-proxy's ReturnCode)."""
 

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from relaygate.core.errors import RateLimited, RelayError, UpstreamClientError
 from relaygate.protocols import anthropic, gemini
-from relaygate.protocols.midjourney import ReturnCode
+from relaygate.protocols.midjourney import TASK_NOT_FOUND, ReturnCode
 
 ErrorRenderer = Callable[[RelayError, str], web.Response]
 
@@ -57,7 +57,7 @@ def midjourney_error_response(err: RelayError, request_id: str) -> web.Response:
         return error_response(err, request_id)
     if isinstance(err, UpstreamClientError) and err.code.isdigit():
         code = int(err.code)
-    elif err.status == 404:
+    elif err.status == 404 or err.code == TASK_NOT_FOUND:
         code = ReturnCode.NOT_FOUND
     else:
         code = ReturnCode.VALIDATION_ERROR if err.status < 500 else ReturnCode.FAILURE

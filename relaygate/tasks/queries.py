@@ -12,7 +12,7 @@ import orjson
 from relaygate.core.errors import BadRequest, NotFound, UpstreamClientError, UpstreamFailed
 from relaygate.core.records import KeyRecord
 from relaygate.core.types import MIDJOURNEY, JsonObject
-from relaygate.protocols.midjourney import ReturnCode, TaskStatus, path_for
+from relaygate.protocols.midjourney import TASK_NOT_FOUND, ReturnCode, TaskStatus, path_for
 from relaygate.protocols.midjourney_answers import SubmitAnswer, submit_answer_from
 from relaygate.providers.base import CallSpec
 from relaygate.providers.registry import provider_for
@@ -37,7 +37,7 @@ class TaskQueries:
     async def own(self, key: KeyRecord, task_id: str) -> TaskRow:
         row = await self._db.run(functools.partial(task_sql.task_by_id, task_id=task_id))
         if row is None or row.key_id != key.id:
-            raise NotFound(f"There is no task {task_id} of this key.", code="task_not_found")
+            raise NotFound(f"There is no task {task_id} of this key.", code=TASK_NOT_FOUND)
         return row
 
     async def fetch(self, key: KeyRecord, task_id: str, link: ImageLink) -> JsonObject:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import functools
 
-from relaygate.core.errors import BadRequest, NotFound
-from relaygate.protocols.midjourney import Mode, TaskAction, TaskStatus, check_button
+from relaygate.core.errors import BadRequest
+from relaygate.protocols.midjourney import TASK_NOT_FOUND, Mode, TaskAction, TaskStatus, check_button
 from relaygate.protocols.midjourney_answers import buttons_from
 from relaygate.protocols.midjourney_submit import ActionRequest, ModalRequest
 from relaygate.relay.exchange import Exchange
@@ -33,8 +33,10 @@ class MidjourneyPreparation:
         if task_id is None:
             return
         task = await self._db.run(functools.partial(task_sql.task_by_id, task_id=task_id))
-        missing = NotFound(f"There is no task {task_id} of this key; use the id a submission of this key answered.",
-                           code="task_not_found", param="taskId")
+        # A body naming no task of this key is a bad request (HTTP 400, as OpenAI answers an unknown
+        # previous_response_id) whose code is midjourney-proxy's NOT_FOUND; another key's task reads the same.
+        missing = BadRequest(f"There is no task {task_id} of this key; use the id a submission of this key "
+                             "answered.", code=TASK_NOT_FOUND, param="taskId")
         if task is None or task.key_id != key.id:
             raise missing
         request = parsed.request
