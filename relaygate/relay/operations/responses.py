@@ -143,6 +143,7 @@ class ResponsesOperation:
     async def _pass(self, attempt: Attempt, parsed: ResponsesRequest, resp: UpstreamResponse,
                     sink: ClientSink) -> Metered:
         tokens = self._ctx.tokens
+        background = parsed.body.get("background") is True
         if attempt.call.stream and resp.content_type == "text/event-stream":
             passed = await relay_stream(attempt, resp, sink, tokens, parsed.prompt_tokens)
         elif attempt.call.stream:
@@ -150,14 +151,16 @@ class ResponsesOperation:
             raise RetryableAnswer(ValueError("the upstream answered a stream request without streaming"))
         else:
             # a queued background response has consumed nothing yet: its usage is billed once it is seen finished
-            queued = parsed.body.get("background") is True
-            fallback = Usage() if queued else Usage(parsed.prompt_tokens, 0, counted_locally=True)
+            fallback = Usage() if background else Usage(parsed.prompt_tokens, 0, counted_locally=True)
             passed = await relay_whole(attempt, resp, fallback)
         metered = passed.metered
         # Only an upstream that keeps responses can be asked for them again (OpenRouter's API is stateless).
         if (self._memory is not None and parsed.stored and passed.response_id is not None
                 and RESPONSE_RETRIEVE in attempt.provider.serves):
-            billed = passed.reported is not None or parsed.body.get("background") is not True
+            billed = passed.reported is not None or not background
+            if not billed:
+                # a background stream the client left runs on upstream: billed by whatever first sees it finished
+                metered.usage = Usage()
             metered.keep = self._memory.remembering(passed.response_id, parsed.model, billed=billed)
         return metered
 
