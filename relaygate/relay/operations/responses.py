@@ -21,6 +21,7 @@ from relaygate.relay.dialects import OPENAI, ClientDialect
 from relaygate.relay.exchange import Inbound
 from relaygate.relay.inbound import decode_body, fail
 from relaygate.relay.operation import Attempt, Metered, OperationContext, Pin, RetryableAnswer, Route, RouteDoc
+from relaygate.relay.remote_images import inline_images
 from relaygate.relay.response_memory import KeptResponse, ResponseMemory, previous_not_found
 from relaygate.relay.responses_delivery import make_stream, make_whole, new_response_id, relay_stream, relay_whole
 from relaygate.relay.sink import ClientSink
@@ -39,6 +40,8 @@ class ResponsesRequest:
     """The response this one continues (previous_response_id)."""
     pin: Pin | None = None
     prompt_tokens: int = field(default=0)
+    inlined_images: dict[str, str] = field(default_factory=dict)
+    """Image URLs already fetched for an upstream that needs bytes, as data URLs (kept across retries)."""
 
     @property
     def priced_as(self) -> str:
@@ -132,6 +135,9 @@ class ResponsesOperation:
             raise BadRequest(f"Previous response '{previous.id}' is kept by its upstream, which this channel cannot "
                              "reach.", param="previous_response_id", code="previous_response_not_found")
         chat = responses_to_chat(parsed.body, conversation=previous.conversation or () if previous else ())
+        if self._ctx.images is not None:  # images by URL, for an upstream that takes only bytes (as chat does)
+            chat = await inline_images(chat, provider.image_urls, self._ctx.images, parsed.inlined_images,
+                                       param="input")
         return CallSpec(CHAT, "/chat/completions", chat, upstream_model, parsed.stream, client_wants_usage=True)
 
     async def deliver(self, attempt: Attempt, parsed: ResponsesRequest, resp: UpstreamResponse,
