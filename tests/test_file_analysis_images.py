@@ -111,6 +111,38 @@ def test_gemini_gets_image_urls_as_inline_bytes_fetched_by_the_guarded_fetcher(
     assert len(gemini.requests) == 1
 
 
+def test_a_translated_responses_request_gets_its_image_urls_fetched_as_chat_does(
+        file_relay: FileRelay, gemini: MockGemini, claude: MockAnthropic) -> None:
+    """/v1/responses on Gemini (never downloads a URL) and Claude (https only): an input_image by http URL reaches
+    the upstream as exactly the bytes the guarded fetcher read; one it refuses is a 400 naming `input`."""
+    gemini.reset()
+    claude.reset()
+    rg = file_relay.rg
+    image = png(5, 5, (10, 160, 40))
+    url = file_relay.files.add("responses/leaf.png", image, "image/png")
+    data = base64.b64encode(image).decode()
+    for kind, model, fake in (("gemini", GEMINI, gemini), ("anthropic", CLAUDE, claude)):
+        t = make_tenant(rg, [fake.base_url], models=[model], channel_fields={"type": kind})
+        client = rg.client(t.key)
+        ask = [{"role": "user", "content": [{"type": "input_text", "text": "what is this?"},
+                                            {"type": "input_image", "image_url": url, "detail": "auto"}]}]
+        answer = client.responses.create(model=model, input=ask)  # type: ignore[arg-type]
+        assert answer.status == "completed"
+        if kind == "gemini":
+            assert "1 image" in answer.output_text
+            part = gemini.requests[-1].json["contents"][0]["parts"][1]
+            assert part == {"inlineData": {"mimeType": "image/png", "data": data}}
+        else:
+            block = claude.requests[-1].json["messages"][0]["content"][1]
+            assert block["source"] == {"type": "base64", "media_type": "image/png", "data": data}
+        asked = len(fake.requests)
+        refused = _refusal(lambda: client.responses.create(model=model, input=[{"role": "user", "content": [  # noqa: B023
+            {"type": "input_image", "image_url": "http://10.0.0.1/private.png", "detail": "auto"}]}]))
+        error = refused.response.json()["error"]
+        assert (refused.status_code, error["code"], error["param"]) == (400, "url_not_allowed", "input")
+        assert len(fake.requests) == asked
+
+
 def test_claude_gets_an_http_image_url_as_base64_and_marks_reach_claude_and_gemini_through_translation(
         file_relay: FileRelay, claude: MockAnthropic, gemini: MockGemini) -> None:
     claude.reset()

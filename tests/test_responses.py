@@ -120,6 +120,25 @@ def test_a_response_is_the_upstreams_own_bytes_and_is_billed_at_its_usage(relayg
     assert row["cost"] == cost(resp.usage) == spent(relaygate, channel.tenant)
 
 
+def test_azure_gets_the_deployment_as_the_model_on_its_responses_route(relaygate: Relaygate) -> None:
+    """The model maps to the deployment name, which Azure's Responses API takes in the body; the channel's own
+    recent api-version is used; the answer, its model the deployment's, comes back untouched and can be retrieved."""
+    with MockOpenAI(api_keys=[UPSTREAM_KEY], models=["prod-mini"]) as fake:
+        tenant = make_tenant(relaygate, [fake.base_url.removesuffix("/v1")], models=["gpt-4o-mini"],
+                             mapping={"gpt-4o-mini": "prod-mini"}, quota=10**9,
+                             channel_fields={"type": "azure", "options": {"api_version": "2025-04-01-preview"}})
+        relaygate.ok("PUT", "/api/prices/gpt-4o-mini", PRICE)
+        with relaygate.client(tenant.key) as client:
+            raw = client.responses.with_raw_response.create(model="gpt-4o-mini", input="hi")
+            resp = RESPONSE.validate_json(raw.text, strict=True)
+            sent = fake.requests[-1]
+            assert (sent.path, sent.query, sent.json["model"]) == ("/openai/responses",
+                                                                   "api-version=2025-04-01-preview", "prod-mini")
+            assert raw.content == orjson.dumps(fake.responses.stored[resp.id].final) and resp.model == "prod-mini"
+            assert client.responses.retrieve(resp.id).output_text == resp.output_text
+            assert fake.requests[-1].path == f"/openai/responses/{resp.id}"
+
+
 def test_nulls_and_unknown_fields_reach_the_upstream_as_sent(relaygate: Relaygate, channel: Channel) -> None:
     headers = {"Authorization": f"Bearer {channel.tenant.key}"}
     body = {"model": "gpt-4o-mini", "input": "hi", "temperature": None, "instructions": None, "store": True}

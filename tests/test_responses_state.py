@@ -12,6 +12,7 @@ from fractions import Fraction
 from typing import Any
 
 import openai
+import orjson
 import pytest
 
 from tests.conftest import UPSTREAM_KEY, Relaygate, Tenant, make_tenant
@@ -193,6 +194,28 @@ def test_a_background_response_can_be_cancelled_and_streamed_again(
     assert raw == maker(fakes, quick.id).responses.streamed[quick.id]
     assert parse_events(raw)[0]["type"] == "response.created"
     assert spent(relaygate, tenant) == cost(events[-1].response.usage)  # billed once, by the first stream
+
+
+def test_a_background_stream_the_client_leaves_is_billed_once_when_seen_finished(
+        relaygate: Relaygate, pair: tuple[Tenant, openai.OpenAI], fakes: tuple[MockOpenAI, MockOpenAI]) -> None:
+    """The response runs on upstream after the client left: the retrieve that sees it finished bills its usage, and
+    the abandoned stream bills nothing on top (not the tokens it counted on the way)."""
+    tenant, client = pair
+    for fake in fakes:
+        fake.stream_delay = 0.05
+    headers = {"Authorization": f"Bearer {tenant.key}"}
+    body = {"model": "gpt-4o-mini", "input": "a long story", "background": True, "stream": True}
+    with relaygate.http.stream("POST", "/v1/responses", headers=headers, json=body) as resp:
+        lines = resp.iter_lines()
+        created = next(line for line in lines if line.startswith("data: "))
+        next(line for line in lines if '"response.output_text.delta"' in line)
+    response_id = orjson.loads(created.removeprefix("data: "))["response"]["id"]
+    relaygate.wait_for(lambda: len(relaygate.ok("GET", f"/api/logs?key_id={tenant.key_id}")) == 1)
+    [left] = relaygate.ok("GET", f"/api/logs?key_id={tenant.key_id}")
+    assert (left["status"], left["cost"]) == (499, 0)
+    done = client.responses.retrieve(response_id)
+    assert done.status == "completed" and done.usage is not None
+    assert spent(relaygate, tenant) == cost(done.usage)
 
 
 def test_input_tokens_are_counted_upstream_and_cost_nothing(relaygate: Relaygate,

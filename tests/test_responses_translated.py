@@ -17,7 +17,7 @@ from typing import Any
 import openai
 import pytest
 from openai.types.responses import Response
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 
 from tests.conftest import UPSTREAM_KEY, Relaygate, Tenant, make_tenant
 from tests.test_responses import WEATHER, parse_events, raw_stream
@@ -157,6 +157,34 @@ def test_the_sdk_stream_helper_assembles_the_translated_response(channel: Channe
     assert final.output_text == "".join(deltas) and final.status == "completed"
 
 
+def test_the_sdk_stream_helper_assembles_reasoning_and_a_call_that_goes_back_as_it_came(channel: Channel) -> None:
+    """An agent loop without previous_response_id: the SDK's stream helper accumulates a reasoning item and a
+    function call, and its output items (the SDK's own objects) are sent back with the function's output."""
+    ask = "What is the weather in Paris?"
+    with channel.client.responses.stream(model=channel.model, input=ask, tools=[WEATHER],  # type: ignore[list-item]
+                                         reasoning={"effort": "low", "summary": "auto"}) as stream:
+        final = stream.get_final_response()
+    reasoning, call = final.output
+    assert reasoning.type == "reasoning" and reasoning.summary and reasoning.summary[0].text
+    assert call.type == "function_call" and call.parsed_arguments
+    turn = [{"role": "user", "content": ask}, *final.output,
+            {"type": "function_call_output", "call_id": call.call_id, "output": "sunny, 24 C"}]
+    with channel.client.responses.stream(model=channel.model, input=turn,  # type: ignore[arg-type]
+                                         tools=[WEATHER], reasoning={"effort": "low"}) as stream:  # type: ignore[list-item]
+        answer = stream.get_final_response()
+    assert "sunny, 24 C" in answer.output_text and answer.status == "completed"
+    assert turns_of(channel)[0] == ask
+
+
+def test_a_streamed_response_is_kept_and_continued(channel: Channel) -> None:
+    with channel.client.responses.stream(model=channel.model, input="My name is Ada.") as stream:
+        first = stream.get_final_response()
+    with channel.client.responses.stream(model=channel.model, input="Name?", previous_response_id=first.id) as stream:
+        second = stream.get_final_response()
+    assert turns_of(channel) == ["My name is Ada.", first.output_text, "Name?"]
+    assert second.previous_response_id == first.id and second.output_text
+
+
 def test_an_answer_cut_at_max_output_tokens_is_incomplete(relaygate: Relaygate, channel: Channel) -> None:
     channel.fake.reply_text = " ".join(f"word{i}" for i in range(50))
     whole = create(channel, input="tell me a long story", max_output_tokens=16)
@@ -193,13 +221,16 @@ def test_the_conversation_is_kept_and_sent_with_each_turn(channel: Channel) -> N
 
 def test_reasoning_effort_becomes_a_thinking_budget_with_its_rules(channel: Channel) -> None:
     resp = create(channel, input="think first", reasoning={"effort": "medium", "summary": "auto"},
-                  max_output_tokens=2000)
+                  max_output_tokens=2000, temperature=0.3, top_p=0.5)
     body = channel.sent()
     if channel.kind.type == "anthropic":
         assert body["thinking"] == {"type": "enabled", "budget_tokens": 8192}
-        assert body["max_tokens"] > 8192 and "temperature" not in body
+        assert body["max_tokens"] > 8192 and "temperature" not in body and "top_p" not in body
     else:
         assert body["generationConfig"]["thinkingConfig"]["thinkingBudget"] == 8192
+    create(channel, input="think a little", reasoning={"effort": "low"}, max_output_tokens=100)
+    if channel.kind.type == "anthropic":  # the smallest budget Claude takes, under max_tokens
+        assert channel.sent()["thinking"]["budget_tokens"] == 1024 < channel.sent()["max_tokens"]
     reasoning = [o for o in resp.output if o.type == "reasoning"]
     assert reasoning and reasoning[0].summary and reasoning[0].summary[0].text
 
@@ -211,6 +242,12 @@ def test_a_json_schema_format_is_carried(channel: Channel) -> None:
                                                                     "schema": schema, "strict": True}})
     assert json.loads(resp.output_text)
     assert resp.text is not None and resp.text.format is not None and resp.text.format.type == "json_schema"
+
+    class Answer(BaseModel):
+        answer: str
+
+    parsed = channel.client.responses.parse(model=channel.model, input="answer in JSON", text_format=Answer)
+    assert parsed.output_parsed is not None and parsed.output_parsed.answer
 
 
 def test_image_and_text_parts_reach_the_upstream(channel: Channel) -> None:

@@ -54,9 +54,10 @@ def _inlined(content: JsonValue, data_urls: dict[str, str]) -> JsonValue:
 
 
 async def inline_images(body: JsonObject, upstream_fetches: tuple[str, ...], fetcher: ImageFetcher,
-                        known: dict[str, str]) -> JsonObject:
-    """The body with every image the upstream cannot download replaced by the bytes relaygate fetched (`known`
-    holds what earlier attempts fetched already, and is added to); the body itself when there are none."""
+                        known: dict[str, str], *, param: str = "messages") -> JsonObject:
+    """The chat body with every image the upstream cannot download replaced by the bytes relaygate fetched
+    (`known` holds what earlier attempts fetched already, and is added to); the body itself when there are none.
+    `param` is the request field a refusal names (the client's own: `input` for a translated Responses request)."""
     urls = remote_images(body, upstream_fetches)
     if not urls:
         return body
@@ -69,7 +70,7 @@ async def inline_images(body: JsonObject, upstream_fetches: tuple[str, ...], fet
             if isinstance(err, FetchRefused | FetchFailed):
                 raise type(err)(f"Image {number} of the request ({url.split('?', 1)[0][:200]}) could not be "
                                 f"fetched for the upstream, which takes images only as bytes: {err.message}.",
-                                code=err.code, param="messages") from None
+                                code=err.code, param=param) from None
             raise
     messages = body.get("messages")
     assert isinstance(messages, list)

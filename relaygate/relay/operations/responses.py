@@ -21,6 +21,7 @@ from relaygate.relay.dialects import OPENAI, ClientDialect
 from relaygate.relay.exchange import Inbound
 from relaygate.relay.inbound import decode_body, fail
 from relaygate.relay.operation import Attempt, Metered, OperationContext, Pin, RetryableAnswer, Route, RouteDoc
+from relaygate.relay.remote_images import inline_images
 from relaygate.relay.response_memory import KeptResponse, ResponseMemory, previous_not_found
 from relaygate.relay.responses_delivery import make_stream, make_whole, new_response_id, relay_stream, relay_whole
 from relaygate.relay.sink import ClientSink
@@ -39,6 +40,8 @@ class ResponsesRequest:
     """The response this one continues (previous_response_id)."""
     pin: Pin | None = None
     prompt_tokens: int = field(default=0)
+    inlined_images: dict[str, str] = field(default_factory=dict)
+    """Image URLs already fetched for an upstream that needs bytes, as data URLs (kept across retries)."""
 
     @property
     def priced_as(self) -> str:
@@ -132,6 +135,9 @@ class ResponsesOperation:
             raise BadRequest(f"Previous response '{previous.id}' is kept by its upstream, which this channel cannot "
                              "reach.", param="previous_response_id", code="previous_response_not_found")
         chat = responses_to_chat(parsed.body, conversation=previous.conversation or () if previous else ())
+        if self._ctx.images is not None:  # images by URL, for an upstream that takes only bytes (as chat does)
+            chat = await inline_images(chat, provider.image_urls, self._ctx.images, parsed.inlined_images,
+                                       param="input")
         return CallSpec(CHAT, "/chat/completions", chat, upstream_model, parsed.stream, client_wants_usage=True)
 
     async def deliver(self, attempt: Attempt, parsed: ResponsesRequest, resp: UpstreamResponse,
@@ -143,6 +149,7 @@ class ResponsesOperation:
     async def _pass(self, attempt: Attempt, parsed: ResponsesRequest, resp: UpstreamResponse,
                     sink: ClientSink) -> Metered:
         tokens = self._ctx.tokens
+        background = parsed.body.get("background") is True
         if attempt.call.stream and resp.content_type == "text/event-stream":
             passed = await relay_stream(attempt, resp, sink, tokens, parsed.prompt_tokens)
         elif attempt.call.stream:
@@ -150,14 +157,16 @@ class ResponsesOperation:
             raise RetryableAnswer(ValueError("the upstream answered a stream request without streaming"))
         else:
             # a queued background response has consumed nothing yet: its usage is billed once it is seen finished
-            queued = parsed.body.get("background") is True
-            fallback = Usage() if queued else Usage(parsed.prompt_tokens, 0, counted_locally=True)
+            fallback = Usage() if background else Usage(parsed.prompt_tokens, 0, counted_locally=True)
             passed = await relay_whole(attempt, resp, fallback)
         metered = passed.metered
         # Only an upstream that keeps responses can be asked for them again (OpenRouter's API is stateless).
         if (self._memory is not None and parsed.stored and passed.response_id is not None
                 and RESPONSE_RETRIEVE in attempt.provider.serves):
-            billed = passed.reported is not None or parsed.body.get("background") is not True
+            billed = passed.reported is not None or not background
+            if not billed:
+                # a background stream the client left runs on upstream: billed by whatever first sees it finished
+                metered.usage = Usage()
             metered.keep = self._memory.remembering(passed.response_id, parsed.model, billed=billed)
         return metered
 
