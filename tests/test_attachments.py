@@ -11,9 +11,9 @@ from relaygate.core.errors import BadRequest, FileTooLarge
 from relaygate.core.records import AllToolsRecord
 from relaygate.fetch.context import fit_context
 from relaygate.fetch.document import Document, FileKind, Image, Part
+from relaygate.fetch.policy import url_label
 from relaygate.relay.all_tools import AllToolsBook, known_base
 from relaygate.relay.steps.attachments import AttachedMessage, find_attachments, inline_urls, leading_urls
-from relaygate.relay.steps.file_analysis import source_label
 from relaygate.relay.steps.file_prompt import FileView, PartImage, message_content
 
 
@@ -81,9 +81,11 @@ def test_a_file_part_that_carries_no_readable_file_is_refused(part: dict[str, ob
 
 
 def test_a_source_is_named_without_credentials_or_query() -> None:
-    assert source_label("https://u:p@files.test:8443/a/b.pdf?sig=secret#x") == "https://files.test:8443/a/b.pdf"
-    assert source_label("file:///etc/passwd") == "file:///etc/passwd"
-    assert source_label("http://[::1") == "an invalid URL"
+    assert url_label("https://u:p@files.test:8443/a/b.pdf?sig=secret#x") == "https://files.test:8443/a/b.pdf"
+    assert url_label("file:///etc/passwd") == "file:///etc/passwd"
+    assert url_label("http://[::1") == "an invalid URL"
+    assert url_label("http://[::ffff:127.0.0.1]:81/a.pdf?x=1") == "http://[::ffff:127.0.0.1]:81/a.pdf"
+    assert url_label("http://user:pass@[::1]/") == "http://[::1]/"
 
 
 def _document(parts: int) -> Document:
