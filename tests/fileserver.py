@@ -4,6 +4,7 @@ a long-lived event loop the tests submit coroutines to, and a record of every so
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import ipaddress
 import socket
@@ -109,37 +110,61 @@ class FileServer(MockServer):
 
 
 class InternalServer:
-    """A TCP listener standing for an intranet service: it counts every connection it is ever offered."""
+    """A TCP listener standing for an intranet service: it counts every connection it is ever offered.
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self._sock = socket.socket(family, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((host, 0))
-        self._sock.listen(16)
-        self._sock.settimeout(0.1)
-        self.port = int(self._sock.getsockname()[1])
+    It listens on 127.0.0.1 and, where the machine has IPv6, on [::1] at the same port, so that a connection to
+    either loopback (`localhost`, `[::1]`, `[::ffff:127.0.0.1]`, …) is counted.
+    """
+
+    def __init__(self) -> None:
+        self._socks = [self._listen(socket.AF_INET, "127.0.0.1", 0)]
+        self.port = int(self._socks[0].getsockname()[1])
+        with contextlib.suppress(OSError):  # no IPv6 loopback here (or the port is taken on it): IPv4 only
+            self._socks.append(self._listen(socket.AF_INET6, "::1", self.port))
         self.connections = 0
+        self._count = threading.Lock()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, name="InternalServer", daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._accept, args=(sock,), name="InternalServer", daemon=True)
+                         for sock in self._socks]
+        for thread in self._threads:
+            thread.start()
 
-    def _accept(self) -> None:
+    @staticmethod
+    def _listen(family: socket.AddressFamily, host: str, port: int) -> socket.socket:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+            sock.listen(16)
+        except OSError:
+            sock.close()
+            raise
+        sock.settimeout(0.1)
+        return sock
+
+    @property
+    def hosts(self) -> list[str]:
+        return [str(sock.getsockname()[0]) for sock in self._socks]
+
+    def _accept(self, sock: socket.socket) -> None:
         while not self._stop.is_set():
             try:
-                conn, _ = self._sock.accept()
+                conn, _ = sock.accept()
             except TimeoutError:
                 continue
             except OSError:
                 return
-            self.connections += 1
+            with self._count:
+                self.connections += 1
             with conn:
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\nINTERNAL-SECRET")
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(5)
-        self._sock.close()
+        for thread in self._threads:
+            thread.join(5)
+        for sock in self._socks:
+            sock.close()
 
 
 class LoopThread:

@@ -11,9 +11,9 @@ from relaygate.core.errors import BadRequest, FileTooLarge
 from relaygate.core.records import AllToolsRecord
 from relaygate.fetch.context import fit_context
 from relaygate.fetch.document import Document, FileKind, Image, Part
+from relaygate.fetch.policy import url_label
 from relaygate.relay.all_tools import AllToolsBook, known_base
 from relaygate.relay.steps.attachments import AttachedMessage, find_attachments, inline_urls, leading_urls
-from relaygate.relay.steps.file_analysis import source_label
 from relaygate.relay.steps.file_prompt import FileView, PartImage, message_content
 
 
@@ -27,6 +27,7 @@ from relaygate.relay.steps.file_prompt import FileView, PartImage, message_conte
     ("file:///etc/passwd read it", ["file:///etc/passwd"], "read it"),
     ("https://a.test/b.pdf", ["https://a.test/b.pdf"], ""),
     ("what is https://a.test/b.pdf?", [], "what is https://a.test/b.pdf?"),
+    ("http://[::ffff:127.0.0.1] http://[::1]. read them", ["http://[::ffff:127.0.0.1]", "http://[::1]"], "read them"),
 ])
 def test_urls_leading_a_message_are_files_and_the_rest_is_the_question_verbatim(
         text: str, urls: list[str], question: str) -> None:
@@ -37,6 +38,9 @@ def test_urls_inside_the_text_are_found_but_not_inside_code() -> None:
     text = ("Compare https://en.wikipedia.org/wiki/Foo_(bar). with (https://x.test/a), not `https://x.test/code` nor"
             "\n```\ncurl https://x.test/block\n```\nand http://y.test/z。")
     assert inline_urls(text) == ["https://en.wikipedia.org/wiki/Foo_(bar)", "https://x.test/a", "http://y.test/z"]
+    # A bracket closes an IPv6 host when balanced, and ends the URL when it is the text's (a Markdown link's).
+    assert inline_urls("see [the doc](https://x.test/a.pdf). and [http://[::1]]") == ["https://x.test/a.pdf",
+                                                                                    "http://[::1]"]
 
 
 def _file_part(data: str, name: str = "a.pdf") -> dict[str, object]:
@@ -77,9 +81,11 @@ def test_a_file_part_that_carries_no_readable_file_is_refused(part: dict[str, ob
 
 
 def test_a_source_is_named_without_credentials_or_query() -> None:
-    assert source_label("https://u:p@files.test:8443/a/b.pdf?sig=secret#x") == "https://files.test:8443/a/b.pdf"
-    assert source_label("file:///etc/passwd") == "file:///etc/passwd"
-    assert source_label("http://[::1") == "an invalid URL"
+    assert url_label("https://u:p@files.test:8443/a/b.pdf?sig=secret#x") == "https://files.test:8443/a/b.pdf"
+    assert url_label("file:///etc/passwd") == "file:///etc/passwd"
+    assert url_label("http://[::1") == "an invalid URL"
+    assert url_label("http://[::ffff:127.0.0.1]:81/a.pdf?x=1") == "http://[::ffff:127.0.0.1]:81/a.pdf"
+    assert url_label("http://user:pass@[::1]/") == "http://[::1]/"
 
 
 def _document(parts: int) -> Document:

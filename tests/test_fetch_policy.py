@@ -19,6 +19,7 @@ from relaygate.core.errors import (
 )
 from relaygate.fetch.addresses import InvalidHost, is_public, parse_host_address
 from relaygate.fetch.allow import parse_allow_entry, parse_allow_list
+from relaygate.fetch.limits import ExtractLimits
 from relaygate.fetch.policy import FetchPolicy, admitted_addresses, check_url
 from relaygate.fetch.resolver import parse_host_table
 
@@ -161,6 +162,14 @@ def test_the_fetch_settings_have_safe_defaults() -> None:
     policy = FetchPolicy.from_settings(Settings())
     assert policy.allow == ()
     assert policy.max_bytes == 20 * 1024 * 1024 and policy.total_timeout == 30 and policy.max_redirects == 5
+    assert (policy.connect_timeout, policy.first_byte_timeout) == (5, 10)
+    settings = Settings()
+    assert (settings.file_analysis_max_files, settings.fetch_cache_ttl) == (3, 900)
+    limits = ExtractLimits.from_settings(settings)
+    assert limits == ExtractLimits()  # the settings' defaults are the extractor's own safe ones
+    assert (limits.max_pages, limits.max_sheets, limits.max_rows, limits.max_slides) == (500, 50, 100_000, 500)
+    assert (limits.max_unpacked_bytes, limits.max_archive_entries) == (256 * 1024 * 1024, 10_000)
+    assert (limits.memory_bytes, limits.timeout) == (1024 * 1024 * 1024, 30)
 
 
 def test_fetch_errors_sit_in_the_one_error_tree_with_their_statuses() -> None:

@@ -16,7 +16,7 @@ from relaygate.billing.pricing import quota_cost
 from relaygate.core.records import PriceRecord
 from relaygate.core.types import Usage
 from tests import documents
-from tests.conftest import FileRelay, Tenant, make_tenant
+from tests.conftest import UPSTREAM_KEY, FileRelay, Tenant, make_tenant
 from tests.documents import MARKER
 from tests.file_relay import SEED_MARKER, SEED_MARKER_PAGE, SEED_URL, user_text
 from tests.upstreams.openai_mock import MockOpenAI
@@ -108,6 +108,21 @@ def test_a_follow_up_question_reads_the_file_from_the_cache(file_relay: FileRela
     assert file_relay.files.paths().count("/files/cache/guide.pdf") == 1
     sent = files_upstream.requests[-1]
     assert MARKER in user_text(sent, 0) and user_text(sent, -1) == "And which page says how to add a domain?"
+
+
+def test_the_file_server_sees_relaygates_user_agent_and_nothing_of_the_clients_request(
+        file_relay: FileRelay, files: Tenant, files_upstream: MockOpenAI) -> None:
+    url = file_relay.files.add("headers/doc.md", f"# Doc\n\n{MARKER}\n".encode(), "text/markdown")
+    client = file_relay.rg.client(files.key, default_headers={
+        "Cookie": "session=client-cookie", "X-Client-Secret": "client-secret", "Referer": "https://client.test/",
+        "User-Agent": "client-agent/1.0", "Accept-Language": "zh-CN"})
+    client.chat.completions.create(model="gpt-4o-all", messages=[{"role": "user", "content": f"{url} {QUESTION}"}])
+    [fetched] = [r for r in file_relay.files.requests if r.path == "/files/headers/doc.md"]
+    assert fetched.method == "GET" and fetched.headers["User-Agent"].startswith("relaygate/")
+    assert set(fetched.headers) <= {"Host", "User-Agent", "Accept", "Accept-Encoding", "Connection"}
+    seen = " ".join(fetched.headers.values())
+    assert files.key not in seen and "client" not in seen and UPSTREAM_KEY not in seen
+    assert MARKER in user_text(files_upstream.requests[-1])
 
 
 def test_a_model_not_marked_all_tools_passes_a_url_through_untouched(file_relay: FileRelay, files: Tenant,

@@ -5,6 +5,7 @@ nothing is charged, and a normal file question is answered right after."""
 from __future__ import annotations
 
 import random
+import socket
 from collections.abc import Callable
 
 import openai
@@ -46,6 +47,12 @@ CASES: list[Case] = [
     ("decimal IP", _internal("http://2130706433:{port}/doc.pdf"), 400, "url_not_allowed"),
     ("hex IP", _internal("http://0x7f000001:{port}/doc.pdf"), 400, "url_not_allowed"),
     ("short IP", _internal("http://127.1:{port}/doc.pdf"), 400, "url_not_allowed"),
+    ("octal IP", _internal("http://0177.0.0.1:{port}/doc.pdf"), 400, "url_not_allowed"),
+    ("IPv4-mapped IPv6", _internal("http://[::ffff:127.0.0.1]:{port}/doc.pdf"), 400, "url_not_allowed"),
+    ("IPv4-mapped IPv6 in hex", _internal("http://[::ffff:7f00:1]:{port}/doc.pdf"), 400, "url_not_allowed"),
+    ("IPv4-compatible IPv6", _internal("http://[::127.0.0.1]:{port}/doc.pdf"), 400, "url_not_allowed"),
+    ("IPv4-mapped metadata service", _internal("http://[::ffff:169.254.169.254]/latest/meta-data/"), 400,
+     "url_not_allowed"),
     ("metadata service", _internal("http://169.254.169.254/latest/meta-data/iam/"), 400, "url_not_allowed"),
     ("10/8", _internal("http://10.0.0.1/a.pdf"), 400, "url_not_allowed"),
     ("172.16/12", _internal("http://172.16.5.4/a.pdf"), 400, "url_not_allowed"),
@@ -53,6 +60,9 @@ CASES: list[Case] = [
     ("a name resolving to 10/8", _internal("http://wiki.test/a.pdf"), 400, "url_not_allowed"),
     ("a name resolving to loopback", _internal("http://intranet.test:{port}/a.pdf"), 400, "url_not_allowed"),
     ("a redirect to a private server", _internal("{files}/redirect?to=http://127.0.0.1:{port}/"), 400,
+     "url_not_allowed"),
+    ("a redirect to [::1]", _internal("{files}/redirect?to=http://[::1]:{port}/"), 400, "url_not_allowed"),
+    ("a redirect to the metadata service", _internal("{files}/redirect?to=http://169.254.169.254/latest/"), 400,
      "url_not_allowed"),
     ("too many redirects", _internal("{files}/chain/9"), 400, "too_many_redirects"),
     ("an endless body", _internal("{files}/endless"), 413, "file_too_large"),
@@ -82,6 +92,19 @@ def hostile(file_relay: FileRelay, files_upstream: MockOpenAI) -> Tenant:
 
 def _balance(relay: FileRelay, t: Tenant) -> int:
     return int(relay.rg.ok("GET", f"/api/users/{t.user_id}")["balance"])
+
+
+def test_the_internal_server_would_count_a_connection_on_either_loopback(internal_server: InternalServer) -> None:
+    """What makes "the internal server saw nothing" mean something: it does see a connection, over IPv4 and IPv6."""
+    before = internal_server.connections
+    for host in internal_server.hosts:
+        with socket.create_connection((host, internal_server.port), timeout=5) as conn:
+            answer = b""
+            while chunk := conn.recv(1024):
+                answer += chunk
+            assert answer.endswith(b"INTERNAL-SECRET")
+    assert "127.0.0.1" in internal_server.hosts
+    assert internal_server.connections == before + len(internal_server.hosts)
 
 
 @pytest.mark.parametrize(("what", "url", "status", "code"), CASES, ids=[c[0] for c in CASES])

@@ -108,6 +108,12 @@ def test_gemini_gets_image_urls_as_inline_bytes_fetched_by_the_guarded_fetcher(
         {"type": "text", "text": "and this?"},
         {"type": "image_url", "image_url": {"url": "http://10.0.0.1/private.png"}}]}]))
     assert (refused.status_code, refused.response.json()["error"]["code"]) == (400, "url_not_allowed")
+    secret = {"type": "image_url", "image_url": {"url": f"http://u:hunter2@127.0.0.1:{file_relay.files.port}/x.png"}}
+    with_password = _refusal(lambda: client.chat.completions.create(model=GEMINI, messages=[
+        {"role": "user", "content": [{"type": "text", "text": "and this?"}, secret]}]))
+    error = with_password.response.json()["error"]
+    assert (with_password.status_code, error["code"]) == (400, "url_not_allowed") and "hunter2" not in error["message"]
+    assert f"Image 1 of the request (http://127.0.0.1:{file_relay.files.port}/x.png)" in error["message"]
     assert len(gemini.requests) == 1
 
 

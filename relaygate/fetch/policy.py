@@ -126,3 +126,19 @@ def admitted_addresses(target: Target, addresses: list[IPAddress], policy: Fetch
     if target.address is not None:
         raise _refuse(f"{target.hostname} is a private, loopback, link-local or reserved address")
     raise _refuse(f"{target.hostname} resolves only to private, loopback, link-local or reserved addresses")
+
+
+def url_label(url: str) -> str:
+    """A URL as prompts and errors name it: scheme, host, port and path (no credentials, no query), at most 200
+    characters; an IPv6 host keeps its brackets."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "an invalid URL"
+    if not parts.scheme or not host:
+        return url.split("?", 1)[0][:200]
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}{port}{parts.path}"[:200]

@@ -8,6 +8,7 @@ from typing import Protocol
 from relaygate.core.errors import FetchFailed, FetchRefused, RelayError
 from relaygate.core.types import JsonObject, JsonValue
 from relaygate.fetch.document import Image
+from relaygate.fetch.policy import url_label
 from relaygate.protocols import content as c
 
 
@@ -68,7 +69,7 @@ async def inline_images(body: JsonObject, upstream_fetches: tuple[str, ...], fet
             known[url] = (await fetcher.fetch_image(url)).data_url()
         except RelayError as err:
             if isinstance(err, FetchRefused | FetchFailed):
-                raise type(err)(f"Image {number} of the request ({url.split('?', 1)[0][:200]}) could not be "
+                raise type(err)(f"Image {number} of the request ({url_label(url)}) could not be "
                                 f"fetched for the upstream, which takes images only as bytes: {err.message}.",
                                 code=err.code, param=param) from None
             raise

@@ -20,7 +20,9 @@ _LEADING_URL = re.compile(rf"[\s{_WIDE_PUNCTUATION}]*([A-Za-z][A-Za-z0-9+.-]*://
 _SEPARATOR = re.compile(rf"^[\s{_WIDE_PUNCTUATION}]*")
 _INLINE_URL = re.compile(rf"https?://[^\s<>\"'`{_WIDE_PUNCTUATION}]+", re.IGNORECASE)
 _CODE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`", re.DOTALL)
-_TRAILING = ".,;:!?'\"]}>"
+_TRAILING = ".,;:!?'\"}>"
+_CLOSERS = {")": "(", "]": "["}
+"""Closing brackets that end a URL only when unbalanced: `…/Foo_(bar)` and `http://[::1]` keep theirs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +61,14 @@ class Found:
 
 
 def _clean(url: str) -> str:
-    url = url.rstrip(_TRAILING)
-    if url.endswith(")") and url.count("(") < url.count(")"):
+    """The URL without the punctuation typed after it."""
+    while url:
+        last = url[-1]
+        opener = _CLOSERS.get(last)
+        if opener is not None and url.count(opener) >= url.count(last):
+            break
+        if opener is None and last not in _TRAILING:
+            break
         url = url[:-1]
     return url
 

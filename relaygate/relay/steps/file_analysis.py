@@ -8,13 +8,13 @@ import asyncio
 import dataclasses
 from collections.abc import Awaitable, Sequence
 from typing import Protocol
-from urllib.parse import urlsplit
 
 from relaygate.billing.tokens import IMAGE_TOKENS, TokenCounter
 from relaygate.core.errors import BadRequest, FetchFailed, FetchRefused, NotFound, RelayError, ServiceUnavailable
 from relaygate.core.types import CHAT, JsonObject, JsonValue
 from relaygate.fetch.context import Fitting, fit_context
 from relaygate.fetch.document import Document, Image, Upload
+from relaygate.fetch.policy import url_label
 from relaygate.protocols import content as c
 from relaygate.relay.all_tools import AllToolsModel
 from relaygate.relay.catalog import Catalog, CatalogCache
@@ -40,22 +40,9 @@ class AttachmentReader(Protocol):
     async def read_file(self, upload: Upload) -> Document | Image: ...
 
 
-def source_label(url: str) -> str:
-    """A URL as the prompt and errors name it: scheme, host, port and path (no credentials, no query)."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "an invalid URL"
-    if not parts.scheme or not host:
-        return url.split("?", 1)[0][:200]
-    return f"{parts.scheme}://{host}{port}{parts.path}"[:200]
-
-
 def _describe(attachment: Attachment) -> str:
     if attachment.url is not None:
-        return source_label(attachment.url)
+        return url_label(attachment.url)
     if attachment.upload is not None:
         return f"a file part ({attachment.upload.name})"
     return "an image_url part"
