@@ -419,6 +419,10 @@ def test_a_user_sees_their_own_pages_and_admin_pages_refuse_them(visit: Visit, s
         page.goto(visit.url(path))
         expect(page.get_by_role("alert")).to_contain_text("admin only")
     assert not [r for r in visit.watch.requests if re.search(r"/api/(channels|users|prices|redemptions|keys)\b", r)]
+    if size == "phone":  # only the navigation waits behind Menu: Log out is in the bar
+        expect(page.get_by_role("navigation", name="Main")).to_be_hidden()
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("button", name="Log in")).to_be_visible()
 
 
 def test_a_user_creates_their_own_key(visit: Visit) -> None:
