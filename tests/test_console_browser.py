@@ -191,6 +191,7 @@ def test_every_admin_page_has_its_heading_labelled_fields_and_no_sideways_scroll
             opener.first.click()
         assert fields_without_labels(page) == [], name
         assert not scrolls_sideways(page), name
+        assert page.get_by_role("heading", name=name).count() == 1, name  # unambiguous without exact=True
         screenshot(page, name.lower().replace(" ", "-"), size)
     visit.open("Dashboard")
     screenshot(page, "dashboard", size)
@@ -294,6 +295,53 @@ def test_logs_are_filtered_and_a_request_id_is_looked_up(visit: Visit) -> None:
     expect(page.get_by_text("No requests match.")).to_be_visible()
 
 
+def test_log_filters_apply_on_enter_and_as_they_change(visit: Visit) -> None:
+    page = visit.page
+    visit.login("admin", ADMIN_PASSWORD)
+    visit.open("Logs")
+    expect(page.locator("tbody tr").first).to_be_visible()
+    page.get_by_label("Request ID").fill(visit.site.request_id)
+    page.get_by_label("Request ID").press("Enter")
+    expect(page.locator("tbody tr")).to_have_count(1)
+    expect(page.locator("tbody tr")).to_contain_text(visit.site.request_id)
+    page.get_by_label("Request ID").fill("")
+    page.get_by_label("Model").fill("no-such-model")  # no button, no Enter: applied after a pause
+    expect(page.get_by_text("No requests match.")).to_be_visible()
+    expect(page.get_by_role("columnheader", name="Model")).to_be_visible()
+    expect(page.locator("tbody tr")).to_have_count(0)
+    page.get_by_label("Model").fill("gpt-4o-mini")
+    page.get_by_label("Status").select_option("error")  # a choice applies at once
+    expect(page.get_by_text("No requests match.")).to_be_visible()
+    page.get_by_label("Status").select_option("ok")
+    expect(page.locator("tbody tr").first).to_contain_text("gpt-4o-mini")
+
+
+def test_an_empty_list_is_a_table_and_a_code_is_redeemed_on_the_redeem_page(visit: Visit) -> None:
+    rg, page = visit.site.rg, visit.page
+    rg.ok("POST", "/api/users", {"name": "carol", "password": "carol's password"})
+    [code] = rg.ok("POST", "/api/redemptions", {"count": 1, "amount": 200_000})["codes"]
+    visit.login("carol", "carol's password")
+    visit.open("Keys")
+    header = [h.strip() for h in page.get_by_role("columnheader").all_inner_texts()]
+    assert {"Name", "Key", "Status"} <= set(header), header
+    expect(page.get_by_text("No keys yet")).to_be_visible()
+    expect(page.get_by_role("table", name="Keys").locator("tbody tr")).to_have_count(0)
+    visit.open("Redeem")
+    used = page.get_by_role("table", name="Codes you used")
+    expect(used.get_by_role("columnheader", name="Amount")).to_be_visible()
+    expect(used.locator("tbody tr")).to_have_count(0)
+    page.get_by_label("Redemption code").fill(code)
+    page.get_by_role("button", name="Redeem").click()
+    expect(page.get_by_role("status").filter(has_text="Redeemed")).to_contain_text("$0.40")
+    expect(used.locator("tbody tr")).to_have_count(1)
+    expect(used.locator("tbody tr")).to_contain_text("$0.40")
+    page.get_by_label("Redemption code").fill(code)
+    page.get_by_role("button", name="Redeem").click()
+    expect(page.get_by_text("already used")).to_be_visible()
+    assert all(re.match(r"409 POST .*/api/self/redeem$", f) for f in visit.watch.failed)
+    visit.watch.clear()  # the refusal this test asked for
+
+
 def test_a_built_in_price_is_marked_and_edited(visit: Visit) -> None:
     page = visit.page
     visit.login("admin", ADMIN_PASSWORD)
@@ -353,6 +401,7 @@ def test_a_user_sees_their_own_pages_and_admin_pages_refuse_them(visit: Visit, s
     visit.login("alice", ALICE_PASSWORD)
     if size == "phone":
         page.get_by_role("button", name="Menu").click()
+        assert not scrolls_sideways(page)  # nor with the menu open
     links = page.get_by_role("navigation", name="Main").get_by_role("link").all_inner_texts()
     assert links == USER_PAGES
     balance = page.locator("dt", has_text="Balance").locator("xpath=following-sibling::dd")
@@ -361,6 +410,7 @@ def test_a_user_sees_their_own_pages_and_admin_pages_refuse_them(visit: Visit, s
         visit.open(name)
         page.wait_for_load_state("networkidle")
         assert fields_without_labels(page) == [] and not scrolls_sideways(page), name
+        assert page.get_by_role("heading", name=name).count() == 1, name  # "Redeem" too, beside its form
         screenshot(page, f"user-{name.lower()}", size)
     visit.open("Logs")
     expect(page.locator("tbody")).to_contain_text("gpt-4o-mini")
@@ -369,6 +419,10 @@ def test_a_user_sees_their_own_pages_and_admin_pages_refuse_them(visit: Visit, s
         page.goto(visit.url(path))
         expect(page.get_by_role("alert")).to_contain_text("admin only")
     assert not [r for r in visit.watch.requests if re.search(r"/api/(channels|users|prices|redemptions|keys)\b", r)]
+    if size == "phone":  # only the navigation waits behind Menu: Log out is in the bar
+        expect(page.get_by_role("navigation", name="Main")).to_be_hidden()
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("button", name="Log in")).to_be_visible()
 
 
 def test_a_user_creates_their_own_key(visit: Visit) -> None:

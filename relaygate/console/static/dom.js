@@ -95,14 +95,16 @@ export function values(formEl) {
   return out;
 }
 
-// A table: columns [[header, cell(row) → node or text]], rows; newest first is the caller's order.
+// A table: columns [[header, cell(row) → node or text]], rows; newest first is the caller's order. An empty list
+// is still a table with its header cells (and no body rows), the message under it.
 export function table(caption, columns, rows, empty = "Nothing here yet.") {
-  if (!rows.length) return h("p", { class: "empty" }, empty);
-  return h("div", { class: "table-wrap" },
-    h("table", {},
-      h("caption", { class: "visually-hidden" }, caption),
-      h("thead", {}, h("tr", {}, columns.map(([name]) => h("th", { scope: "col" }, name)))),
-      h("tbody", {}, rows.map((row) => h("tr", {}, columns.map(([name, cell]) => h("td", { "data-label": name }, cell(row))))))));
+  return h("div", {},
+    h("div", { class: "table-wrap" },
+      h("table", {},
+        h("caption", { class: "visually-hidden" }, caption),
+        h("thead", {}, h("tr", {}, columns.map(([name]) => h("th", { scope: "col" }, name)))),
+        h("tbody", {}, rows.map((row) => h("tr", {}, columns.map(([name, cell]) => h("td", { "data-label": name }, cell(row)))))))),
+    rows.length ? null : h("p", { class: "empty" }, empty));
 }
 
 export function usd(quota, { units = false } = {}) {

@@ -56,14 +56,15 @@ function shell(user, path, main) {
         h("li", {}, h("a", { href: p, "aria-current": p === path ? "page" : null }, PAGES[p].title))))),
     h("div", { class: "who" },
       h("span", { class: "user-name" }, `${user.name} (${user.role})`),
-      h("a", { href: "/account", "aria-current": path === "/account" ? "page" : null }, "Account"),
-      h("button", { type: "button", onclick: logout }, "Log out")));
+      h("a", { href: "/account", "aria-current": path === "/account" ? "page" : null }, "Account")));
   const toggle = h("button", { type: "button", class: "menu-button", "aria-expanded": "false", "aria-controls": "menu" }, "Menu");
   toggle.addEventListener("click", () => {
     const open = menu.classList.toggle("open");
     toggle.setAttribute("aria-expanded", String(open));
   });
-  return [h("header", { class: "top" }, h("a", { class: "brand", href: "/dashboard" }, "relaygate"), toggle, menu), main];
+  // Log out stays in the bar on a phone too: only the navigation waits behind Menu
+  const out = h("button", { type: "button", class: "logout", onclick: logout }, "Log out");
+  return [h("header", { class: "top" }, h("a", { class: "brand", href: "/dashboard" }, "relaygate"), toggle, menu, out), main];
 }
 
 async function render() {

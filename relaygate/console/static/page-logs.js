@@ -40,15 +40,18 @@ export async function logsPage(main, { isAdmin }) {
     return q;
   }
 
+  let latest = 0;
   async function load(before) {
+    const mine = ++latest;
     error.textContent = "";
     let rows;
     try {
       rows = await api("GET", `${isAdmin ? "/api/logs" : "/api/self/logs"}?${query(before)}`);
     } catch (err) {
-      error.textContent = err.message;
+      if (mine === latest) error.textContent = err.message;
       return;
     }
+    if (mine !== latest) return; // a newer filter's answer is on its way: never show an older one over it
     clear(listBox, table("Request logs", [
       ["Time", (r) => when(r.created_at)],
       ["Key", (r) => (r.key_id ? keyNames.get(r.key_id) || `key ${r.key_id}` : "—")],
@@ -65,7 +68,16 @@ export async function logsPage(main, { isAdmin }) {
       cursors.length ? h("button", { type: "button", onclick: () => { cursors.pop(); load(cursors[cursors.length - 1]); } }, "Newer") : null,
       rows.length === PAGE ? h("button", { type: "button", onclick: () => { cursors.push(rows[rows.length - 1].id); load(rows[rows.length - 1].id); } }, "Older") : null);
   }
-  filters.addEventListener("submit", (e) => { e.preventDefault(); cursors.length = 0; load(); });
-  filters.addEventListener("reset", () => setTimeout(() => { cursors.length = 0; load(); }));
+  let typing = null;
+  const first = () => { clearTimeout(typing); cursors.length = 0; load(); };
+  filters.addEventListener("submit", (e) => { e.preventDefault(); first(); });
+  filters.addEventListener("reset", () => setTimeout(first));
+  // the filters also apply as they change: a choice at once, typing after a pause (Filter or Enter at once)
+  filters.addEventListener("change", (e) => { if (e.target.tagName === "SELECT" || e.target.type === "datetime-local") first(); });
+  filters.addEventListener("input", (e) => {
+    if (e.target.tagName !== "INPUT" || e.target.type === "datetime-local") return;
+    clearTimeout(typing);
+    typing = setTimeout(first, 400);
+  });
   await load();
 }

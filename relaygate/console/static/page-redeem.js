@@ -2,9 +2,10 @@
 import { api } from "./api.js";
 import { field, form, h, notice, table, usd, when } from "./dom.js";
 
-export function redeemForm(after) {
+// `title`: the form's heading; on the Redeem page it must not repeat the page's name (one "Redeem" heading there)
+export function redeemForm(after, title = "Redeem a code") {
   const message = h("p", { class: "notice" });
-  const el = form("Redeem a code", [
+  const el = form(title, [
     field({ label: "Redemption code", name: "code", required: true, placeholder: "ABCD1234-…" }),
   ], async (v, formEl) => {
     if (!v.code) throw new Error("Enter a redemption code.");
@@ -27,9 +28,9 @@ export async function redeemPage(main, { isAdmin }) {
   const history = h("section", {});
   async function load() {
     const rows = await api("GET", "/api/self/redemptions");
-    history.replaceChildren(h("h2", { id: "redeemed" }, "Codes you redeemed"),
-      table("Codes you redeemed", [["Code", (c) => c.hint], ["Amount", (c) => usd(c.amount)], ["Redeemed", (c) => when(c.redeemed_at)]], rows, "No codes redeemed yet."));
+    history.replaceChildren(h("h2", { id: "used-codes" }, "Codes you used"),
+      table("Codes you used", [["Code", (c) => c.hint], ["Amount", (c) => usd(c.amount)], ["Redeemed", (c) => when(c.redeemed_at)]], rows, "No codes redeemed yet."));
   }
-  main.append(redeemForm(load), history);
+  main.append(redeemForm(load, "Enter a code"), history);
   await load();
 }
