@@ -8,13 +8,14 @@ import io
 import math
 import struct
 import wave
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx2 as httpx
 import openai
 import pytest
 
+from tests import webm
 from tests.conftest import UPSTREAM_KEY, Relaygate, Tenant
 from tests.media import last_row, media_tenant, quota, rows, spent
 from tests.upstreams.openai_mock import MockOpenAI
@@ -66,6 +67,31 @@ def test_a_wav_made_here_is_billed_for_its_true_length(relaygate: Relaygate, ups
     row = last_row(relaygate, tenant)
     assert (row["endpoint"], row["audio_seconds"], row["status"]) == ("transcriptions", pytest.approx(2.75), 200)
     assert row["cost"] == quota(2.75 * WHISPER_PER_SECOND) == spent(relaygate, tenant)
+
+
+WEBM: dict[str, tuple[Callable[[], bytes], float]] = {
+    "ffmpeg's muxer (with a Duration)": (lambda: webm.muxed(3.3), 3.3),
+    "ffmpeg's muxer live (no Duration)": (lambda: webm.muxed(3.3, live=True), 3.3),
+    "MediaRecorder (unknown sizes, no Duration)": (lambda: webm.media_recorder(3.3), 3.3),
+    "a long MediaRecorder recording (spooled to disk)": (lambda: webm.media_recorder(100.0, bit_rate=128_000), 100.0),
+}
+"""Real WebM files of Opus audio, encoded in the test by libopus (PyAV), and the seconds they hold."""
+
+
+@pytest.mark.parametrize("made_by", WEBM)
+def test_a_webm_made_here_is_billed_for_its_true_length(relaygate: Relaygate, upstream: MockOpenAI, tenant: Tenant,
+                                                        client: openai.OpenAI, made_by: str) -> None:
+    make, seconds = WEBM[made_by]
+    audio = make()
+    text = client.audio.transcriptions.create(file=("voice.webm", audio, "audio/webm"), model="whisper-1",
+                                              response_format="text")
+    assert text.startswith("the quick brown fox")
+    decoded = upstream.media.last.duration  # what ffmpeg's decoder makes of it, at the fake upstream
+    assert decoded == pytest.approx(seconds, abs=0.03)
+    row = last_row(relaygate, tenant)
+    assert (row["endpoint"], row["status"]) == ("transcriptions", 200)
+    assert row["audio_seconds"] == pytest.approx(decoded, abs=0.02)
+    assert row["cost"] == quota(row["audio_seconds"] * WHISPER_PER_SECOND) == spent(relaygate, tenant)
 
 
 @pytest.mark.parametrize(("fmt", "content_type"), [
@@ -184,6 +210,10 @@ def test_a_large_upload_is_spooled_and_reaches_a_second_channel_whole(relaygate:
      "invalid_audio"),
     ({"file": ("broken.wav", b"RIFF" + bytes(40), "audio/wav")}, {"model": "whisper-1"}, "file", "invalid_audio"),
     ({"file": ("empty.wav", tone(0.0), "audio/wav")}, {"model": "whisper-1"}, "file", "invalid_audio"),
+    ({"file": ("cut.webm", webm.media_recorder(1.0)[:-7], "audio/webm")}, {"model": "whisper-1"}, "file",
+     "invalid_audio"),
+    ({"file": ("v.webm", webm.header() + webm.element(webm.SEGMENT, b"\x00" * 64), "audio/webm")},
+     {"model": "whisper-1"}, "file", "invalid_audio"),
     ({"file": ("a.wav", tone(1.0), "audio/wav")}, {}, "model", "missing_required_parameter"),
     ({"other": ("a.wav", tone(1.0), "audio/wav")}, {"model": "whisper-1"}, "file", "missing_required_parameter"),
     ({"other": ("a.wav", b"x")}, {"model": "whisper-1", "file": "a.wav"}, "file", "invalid_type"),
@@ -212,3 +242,4 @@ def test_malformed_forms_are_refused(relaygate: Relaygate, upstream: MockOpenAI,
                       headers={"Authorization": f"Bearer {tenant.key}", "Content-Type": header})
     assert resp.status_code == 400 and says in resp.json()["error"]["message"], resp.text
     assert upstream.media.requests == []
+
