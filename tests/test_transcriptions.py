@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx2 as httpx
 import openai
+import orjson
 import pytest
 
 from tests import webm
@@ -243,3 +244,23 @@ def test_malformed_forms_are_refused(relaygate: Relaygate, upstream: MockOpenAI,
     assert resp.status_code == 400 and says in resp.json()["error"]["message"], resp.text
     assert upstream.media.requests == []
 
+
+@pytest.mark.filterwarnings("ignore:deprecated:DeprecationWarning")  # the SDK marks translations deprecated
+def test_failed_transcriptions_and_translations_cost_nothing(relaygate: Relaygate, upstream: MockOpenAI,
+                                                             tenant: Tenant, client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as err:
+        client.audio.transcriptions.create(file=("a.wav", tone(1.0)), model="whisper-1", language="xx")
+    assert (err.value.param, err.value.code) == ("language", "invalid_language_format")
+    upstream.mode = "500"
+    with pytest.raises(openai.InternalServerError) as failed:
+        client.audio.translations.create(file=("a.wav", tone(1.0)), model="whisper-1")
+    assert failed.value.status_code == 502
+    upstream.mode = "stream_cut"
+    cut = httpx.post(relaygate.base_url + "/audio/transcriptions", headers={"Authorization": f"Bearer {tenant.key}"},
+                     data={"model": "gpt-4o-mini-transcribe", "stream": "true"}, files={"file": ("a.wav", tone(2.0))},
+                     timeout=10)
+    events = [orjson.loads(line[6:]) for line in cut.text.splitlines() if line.startswith("data: ")]
+    assert [e["type"] for e in events[:-1]] == ["transcript.text.delta"] * (len(events) - 1) and events[:-1]
+    assert events[-1]["error"]["code"] == "upstream_error" and "not billed" in events[-1]["error"]["message"]
+    assert [(r["status"], r["cost"]) for r in rows(relaygate, tenant)] == [(400, 0), (502, 0), (502, 0)]
+    assert spent(relaygate, tenant) == 0
