@@ -278,8 +278,22 @@ class _Walk:
     def _cluster(self, offset: int, end: int, *, sized: bool, first_only: bool = False) -> int:
         """Walks a Cluster's blocks (or, `first_only`, just reads its Timecode); returns where it ended."""
         timecode: int | None = None
+        src, header = self._src, self._header
         while offset < end:
-            element, data, length = self._header(offset, end)
+            element, data, length = header(offset, end)
+            if element == _SIMPLE_BLOCK and length is not None and timecode is not None and data + length <= end:
+                # the common case, kept short: a live recording has one of these every 20 ms
+                stop = data + length
+                i, window = data - src.start, src.window  # reading the header left the block's first bytes there
+                if length >= 4 and window[i] & 0x80:  # a track number of one byte: read the time in place
+                    relative = window[i + 1] << 8 | window[i + 2]
+                    ticks = timecode + relative - (0x10000 if relative & 0x8000 else 0)
+                else:
+                    ticks = self._block(timecode, data, stop).ticks
+                if ticks >= self._last_ticks:
+                    self._last_ticks, self._last_simple, self._seg.last = ticks, (timecode, data, stop), None
+                offset = stop
+                continue
             if not sized and element not in _CLUSTER_CHILDREN:
                 return offset
             if length is None:
@@ -296,27 +310,11 @@ class _Walk:
             elif element in (_SIMPLE_BLOCK, _BLOCK_GROUP):
                 if timecode is None:
                     raise UnreadableMatroska("a block comes before its Cluster's Timecode")
-                if element == _SIMPLE_BLOCK:
-                    ticks = self._ticks(timecode, data, stop)
-                    if ticks >= self._last_ticks:
-                        self._last_ticks, self._last_simple, self._seg.last = ticks, (timecode, data, stop), None
-                else:
-                    block = self._group(timecode, data, stop)
-                    if block.ticks >= self._last_ticks:
-                        self._last_ticks, self._last_simple, self._seg.last = block.ticks, None, block
+                block = self._group(timecode, data, stop)
+                if block.ticks >= self._last_ticks:
+                    self._last_ticks, self._last_simple, self._seg.last = block.ticks, None, block
             offset = stop
         return offset
-
-    def _ticks(self, timecode: int, offset: int, end: int) -> int:
-        """When the block at `offset` starts: read in place for a block of track 1 to 127 (all there is, nearly
-        always), else by _block."""
-        src = self._src
-        i = src.at(offset, 4)
-        window = src.window
-        if end - offset < 4 or not window[i] & 0x80:
-            return self._block(timecode, offset, end).ticks
-        relative = window[i + 1] << 8 | window[i + 2]
-        return timecode + relative - (0x10000 if relative & 0x8000 else 0)
 
     def _group(self, timecode: int, offset: int, end: int) -> _Block:
         block: _Block | None = None
