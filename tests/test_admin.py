@@ -154,9 +154,14 @@ def test_the_cli_sets_up_a_working_relay(tmp_path: Path, mock: MockOpenAI) -> No
     tts = orjson.loads(_cli(tmp_path, "price", "set", "tts-x", "--per-1m-characters", "15").stdout)
     assert tts["per_1m_characters"] == 15
     assert orjson.loads(_cli(tmp_path, "price", "set", "stt-x", "--per-minute", "0.006").stdout)["per_second"] == 0.0001
+    per_second = orjson.loads(_cli(tmp_path, "price", "set", "stt-y", "--per-second", "0.0002").stdout)
+    assert per_second["per_second"] == 0.0002
     image = orjson.loads(_cli(tmp_path, "price", "set", "img-x", "--per-image", "1024x1024/hd=0.08",
                               "--per-image", "*=0.04").stdout)
     assert image["per_image"] == {"1024x1024/hd": 0.08, "*": 0.04}
+    tokens = orjson.loads(_cli(tmp_path, "price", "set", "gpt-image-x", "--input", "5", "--image-input", "10",
+                               "--output", "40").stdout)
+    assert (tokens["input_per_1m"], tokens["image_input_per_1m"], tokens["output_per_1m"]) == (5, 10, 40)
     bad_image = _cli(tmp_path, "price", "set", "img-x", "--per-image", "1024x1024")
     assert bad_image.returncode == 2 and "SIZE[/QUALITY]=USD" in bad_image.stderr
     # an option of another channel type is refused by the chosen type's own options model
@@ -195,7 +200,11 @@ channels:
   - {{name: yaml-ch, base_url: "${{YAML_UPSTREAM}}", credentials: [{UPSTREAM_KEY}],
      models: [gpt-4o-mini], groups: [vip]}}
 keys: [{{key: sk-declared-key-0001, user: dora, name: declared}}]
-prices: {{gpt-4o-mini: {{per_call: 0.001, input_per_1m: 0, output_per_1m: 0}}}}
+prices:
+  gpt-4o-mini: {{per_call: 0.001, input_per_1m: 0, output_per_1m: 0}}
+  tts-yaml: {{per_1m_characters: 15}}
+  stt-yaml: {{per_minute: 0.006}}
+  dalle-yaml: {{per_image: {{"1024x1024/hd": 0.08, "*": 0.04}}}}
 """)
     rg = Relaygate(tmp_path, env={"YAML_UPSTREAM": mock.base_url})
     for _ in range(2):
@@ -208,6 +217,9 @@ prices: {{gpt-4o-mini: {{per_call: 0.001, input_per_1m: 0, output_per_1m: 0}}}}
     try:
         users = [u for u in rg.ok("GET", "/api/users") if u["name"] == "dora"]
         assert len(users) == 1 and users[0]["balance"] == 1_000_000 - 2 * 1_000
+        prices = {p["model"]: p for p in rg.ok("GET", "/api/prices")}
+        assert (prices["tts-yaml"]["per_1m_characters"], prices["stt-yaml"]["per_second"]) == (15.0, 0.0001)
+        assert prices["dalle-yaml"]["per_image"] == {"1024x1024/hd": 0.08, "*": 0.04}
     finally:
         rg.close()
 

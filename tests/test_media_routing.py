@@ -97,3 +97,18 @@ def test_a_channel_of_media_models_is_probed_with_a_request_its_models_take(rela
     assert [r.path for r in upstream.requests] == [path]
     upstream.mode = "401"
     assert relaygate.ok("POST", f"/api/channels/{t.channel_ids[0]}/test")["ok"] is False
+
+
+def test_media_requests_are_counted_in_the_metrics_as_chat_is(relaygate: Relaygate, upstream: MockOpenAI) -> None:
+    t = media_tenant(relaygate, [upstream.base_url])
+    with relaygate.client(t.key) as client:
+        client.audio.speech.create(model="tts-1", input="hi", voice="alloy")
+        client.audio.transcriptions.create(file=("a.wav", tone(1.0)), model="whisper-1")
+        client.images.generate(model="dall-e-2", prompt="a fox")
+        with pytest.raises(openai.BadRequestError):
+            client.images.generate(model="dall-e-3", prompt="a fox", n=2)
+    text = relaygate.http.get("/metrics").text
+    for route, model, status in [("speech", "tts-1", 200), ("transcriptions", "whisper-1", 200),
+                                 ("image_generations", "dall-e-2", 200), ("image_generations", "other", 400)]:
+        assert f'relaygate_requests_total{{model="{model}",route="{route}",status="{status}"}}' in text, route
+    assert 'relaygate_first_chunk_seconds_count{route="speech"}' in text

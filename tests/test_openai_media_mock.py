@@ -15,6 +15,7 @@ import openai
 import orjson
 import pytest
 
+from tests import webm
 from tests.upstreams import media_bytes
 from tests.upstreams.openai_mock import MockOpenAI
 
@@ -172,6 +173,16 @@ def test_verbose_json_gives_the_files_true_duration_segments_and_words(mock: Moc
     words_only = client.audio.transcriptions.create(file=("a.wav", data), model="whisper-1",
                                                     response_format="verbose_json", timestamp_granularities=["word"])
     assert words_only.words and words_only.segments is None
+
+
+def test_webm_is_decoded_for_its_length_and_a_broken_one_refused(mock: MockOpenAI, client: openai.OpenAI) -> None:
+    data = webm.media_recorder(2.5)
+    verbose = client.audio.transcriptions.create(file=("rec.webm", data, "audio/webm"), model="whisper-1",
+                                                 response_format="verbose_json")
+    assert verbose.duration == pytest.approx(2.5, abs=0.02) == mock.media.last.duration
+    with pytest.raises(openai.BadRequestError) as err:
+        client.audio.transcriptions.create(file=("rec.webm", data[:200], "audio/webm"), model="whisper-1")
+    assert (err.value.param, err.value.code) == ("file", "invalid_value") and "corrupted" in err.value.message
 
 
 def test_gpt_4o_transcribe_bills_tokens_returns_logprobs_and_streams(mock: MockOpenAI, client: openai.OpenAI) -> None:

@@ -8,13 +8,15 @@ import io
 import math
 import struct
 import wave
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx2 as httpx
 import openai
+import orjson
 import pytest
 
+from tests import webm
 from tests.conftest import UPSTREAM_KEY, Relaygate, Tenant
 from tests.media import last_row, media_tenant, quota, rows, spent
 from tests.upstreams.openai_mock import MockOpenAI
@@ -66,6 +68,31 @@ def test_a_wav_made_here_is_billed_for_its_true_length(relaygate: Relaygate, ups
     row = last_row(relaygate, tenant)
     assert (row["endpoint"], row["audio_seconds"], row["status"]) == ("transcriptions", pytest.approx(2.75), 200)
     assert row["cost"] == quota(2.75 * WHISPER_PER_SECOND) == spent(relaygate, tenant)
+
+
+WEBM: dict[str, tuple[Callable[[], bytes], float]] = {
+    "ffmpeg's muxer (with a Duration)": (lambda: webm.muxed(3.3), 3.3),
+    "ffmpeg's muxer live (no Duration)": (lambda: webm.muxed(3.3, live=True), 3.3),
+    "MediaRecorder (unknown sizes, no Duration)": (lambda: webm.media_recorder(3.3), 3.3),
+    "a long MediaRecorder recording (spooled to disk)": (lambda: webm.media_recorder(100.0, bit_rate=128_000), 100.0),
+}
+"""Real WebM files of Opus audio, encoded in the test by libopus (PyAV), and the seconds they hold."""
+
+
+@pytest.mark.parametrize("made_by", WEBM)
+def test_a_webm_made_here_is_billed_for_its_true_length(relaygate: Relaygate, upstream: MockOpenAI, tenant: Tenant,
+                                                        client: openai.OpenAI, made_by: str) -> None:
+    make, seconds = WEBM[made_by]
+    audio = make()
+    text = client.audio.transcriptions.create(file=("voice.webm", audio, "audio/webm"), model="whisper-1",
+                                              response_format="text")
+    assert text.startswith("the quick brown fox")
+    decoded = upstream.media.last.duration  # what ffmpeg's decoder makes of it, at the fake upstream
+    assert decoded == pytest.approx(seconds, abs=0.03)
+    row = last_row(relaygate, tenant)
+    assert (row["endpoint"], row["status"]) == ("transcriptions", 200)
+    assert row["audio_seconds"] == pytest.approx(decoded, abs=0.002)
+    assert row["cost"] == quota(row["audio_seconds"] * WHISPER_PER_SECOND) == spent(relaygate, tenant)
 
 
 @pytest.mark.parametrize(("fmt", "content_type"), [
@@ -184,6 +211,10 @@ def test_a_large_upload_is_spooled_and_reaches_a_second_channel_whole(relaygate:
      "invalid_audio"),
     ({"file": ("broken.wav", b"RIFF" + bytes(40), "audio/wav")}, {"model": "whisper-1"}, "file", "invalid_audio"),
     ({"file": ("empty.wav", tone(0.0), "audio/wav")}, {"model": "whisper-1"}, "file", "invalid_audio"),
+    ({"file": ("cut.webm", webm.media_recorder(1.0)[:-7], "audio/webm")}, {"model": "whisper-1"}, "file",
+     "invalid_audio"),
+    ({"file": ("v.webm", webm.header() + webm.element(webm.SEGMENT, b"\x00" * 64), "audio/webm")},
+     {"model": "whisper-1"}, "file", "invalid_audio"),
     ({"file": ("a.wav", tone(1.0), "audio/wav")}, {}, "model", "missing_required_parameter"),
     ({"other": ("a.wav", tone(1.0), "audio/wav")}, {"model": "whisper-1"}, "file", "missing_required_parameter"),
     ({"other": ("a.wav", b"x")}, {"model": "whisper-1", "file": "a.wav"}, "file", "invalid_type"),
@@ -212,3 +243,24 @@ def test_malformed_forms_are_refused(relaygate: Relaygate, upstream: MockOpenAI,
                       headers={"Authorization": f"Bearer {tenant.key}", "Content-Type": header})
     assert resp.status_code == 400 and says in resp.json()["error"]["message"], resp.text
     assert upstream.media.requests == []
+
+
+@pytest.mark.filterwarnings("ignore:deprecated:DeprecationWarning")  # the SDK marks translations deprecated
+def test_failed_transcriptions_and_translations_cost_nothing(relaygate: Relaygate, upstream: MockOpenAI,
+                                                             tenant: Tenant, client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as err:
+        client.audio.transcriptions.create(file=("a.wav", tone(1.0)), model="whisper-1", language="xx")
+    assert (err.value.param, err.value.code) == ("language", "invalid_language_format")
+    upstream.mode = "500"
+    with pytest.raises(openai.InternalServerError) as failed:
+        client.audio.translations.create(file=("a.wav", tone(1.0)), model="whisper-1")
+    assert failed.value.status_code == 502
+    upstream.mode = "stream_cut"
+    cut = httpx.post(relaygate.base_url + "/audio/transcriptions", headers={"Authorization": f"Bearer {tenant.key}"},
+                     data={"model": "gpt-4o-mini-transcribe", "stream": "true"}, files={"file": ("a.wav", tone(2.0))},
+                     timeout=10)
+    events = [orjson.loads(line[6:]) for line in cut.text.splitlines() if line.startswith("data: ")]
+    assert [e["type"] for e in events[:-1]] == ["transcript.text.delta"] * (len(events) - 1) and events[:-1]
+    assert events[-1]["error"]["code"] == "upstream_error" and "not billed" in events[-1]["error"]["message"]
+    assert [(r["status"], r["cost"]) for r in rows(relaygate, tenant)] == [(400, 0), (502, 0), (502, 0)]
+    assert spent(relaygate, tenant) == 0

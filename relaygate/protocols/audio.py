@@ -1,4 +1,5 @@
-"""Audio uploads as the relay bills them: the length in seconds, read from the file itself with mutagen."""
+"""Audio uploads as the relay bills them: the length in seconds, read from the file itself with mutagen (WebM with
+the relay's own bounded reader, relaygate.protocols.matroska)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from relaygate.core.errors import InvalidAudio
+from relaygate.protocols import matroska
 
 
 @dataclass(frozen=True)
 class _Parsers:
     kinds: list[Any]
-    """The containers OpenAI takes that mutagen reads (not WebM). Only these are tried: some of mutagen's other
-    parsers (Musepack) can spin for seconds on crafted bytes."""
+    """The containers OpenAI takes that mutagen reads (WebM it does not: see matroska.py). Only these are tried:
+    some of mutagen's other parsers (Musepack) can spin for seconds on crafted bytes."""
     by_extension: dict[str, Any]
     """Formats mutagen only recognises by the file's name (ADTS AAC, MP3 without an ID3 tag): tried when the name
     says."""
@@ -48,7 +50,7 @@ def _parsers() -> _Parsers:
                     file=mutagen.File)
 
 
-FORMATS = "flac, m4a, mp3, mp4, mpeg, mpga, oga, ogg or wav"
+FORMATS = "flac, m4a, mp3, mp4, mpeg, mpga, oga, ogg, wav or webm"
 
 
 def duration_seconds(source: str | os.PathLike[str] | bytes | IO[bytes], *, filename: str | None = None) -> float:
@@ -68,6 +70,24 @@ def duration_seconds(source: str | os.PathLike[str] | bytes | IO[bytes], *, file
 
 
 def _duration(file: IO[bytes], name: str) -> float:
+    start = file.tell()
+    webm = file.read(4) == matroska.MAGIC
+    file.seek(start)
+    length = _webm_duration(file) if webm else _mutagen_duration(file, name)
+    if not math.isfinite(length) or length <= 0:
+        raise InvalidAudio("The uploaded audio file contains no audio (its length is zero).", param="file")
+    return length
+
+
+def _webm_duration(file: IO[bytes]) -> float:
+    try:
+        return matroska.duration_seconds(file)
+    except matroska.UnreadableMatroska as exc:
+        raise InvalidAudio(f"The uploaded WebM file could not be read as audio ({exc}). Send {FORMATS} audio.",
+                           param="file") from None
+
+
+def _mutagen_duration(file: IO[bytes], name: str) -> float:
     extension = os.path.splitext(name)[1].lstrip(".").lower()
     parsers = _parsers()
     try:
@@ -82,9 +102,7 @@ def _duration(file: IO[bytes], name: str) -> float:
         raise InvalidAudio(f"The uploaded file is not audio in a supported format. Send {FORMATS} audio.",
                            param="file")
     length = getattr(audio.info, "length", None)
-    if not isinstance(length, int | float) or not math.isfinite(length) or length <= 0:
-        raise InvalidAudio("The uploaded audio file contains no audio (its length is zero).", param="file")
-    return float(length)
+    return float(length) if isinstance(length, int | float) else 0.0
 
 
 def _reason(exc: Exception) -> str:

@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import av
 import mutagen
 import mutagen.aac
 import mutagen.mp3
@@ -222,7 +223,8 @@ def validate_transcription(form: Form, *, translation: bool) -> TranscriptionAsk
 
 
 def audio_duration(form: Form) -> tuple[FormPart, float]:
-    """The uploaded `file` and its length in seconds as mutagen reads it; OpenAI's refusals for anything else."""
+    """The uploaded `file` and its length in seconds as mutagen reads it (WebM as ffmpeg decodes it); OpenAI's
+    refusals for anything else."""
     files = form.files("file")
     if not files:
         raise missing("file")
@@ -234,6 +236,8 @@ def audio_duration(form: Form) -> tuple[FormPart, float]:
     if extension not in FILE_FORMATS and not (upload.content_type or "").startswith("audio/"):
         raise WireError(400, f"Invalid file format. Supported formats: {list(FILE_FORMATS)}", param="file",
                         code="invalid_value")
+    if upload.data.startswith(b"\x1a\x45\xdf\xa3"):
+        return upload, webm_seconds(upload.data)
     stream = io.BytesIO(upload.data)
     try:
         audio = mutagen.File(stream)
@@ -245,6 +249,23 @@ def audio_duration(form: Form) -> tuple[FormPart, float]:
     if not isinstance(length, int | float) or not math.isfinite(length) or length <= 0:
         raise corrupted_audio()
     return upload, float(length)
+
+
+def webm_seconds(data: bytes) -> float:
+    """A WebM/Matroska file's length as OpenAI finds it, by decoding it (PyAV's ffmpeg): the samples of its first
+    audio track over their rate, whatever the container states."""
+    samples, rate = 0, 0
+    try:
+        with av.open(io.BytesIO(data), "r") as container:
+            if not container.streams.audio:
+                raise corrupted_audio()
+            for frame in container.decode(container.streams.audio[0]):
+                samples, rate = samples + frame.samples, frame.sample_rate
+    except (av.FFmpegError, ValueError, IndexError) as exc:
+        raise corrupted_audio() from exc
+    if not samples:
+        raise corrupted_audio()
+    return samples / rate
 
 
 def corrupted_audio() -> WireError:
