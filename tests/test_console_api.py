@@ -85,6 +85,17 @@ def test_a_change_made_with_a_session_needs_its_csrf_token(relaygate: Relaygate,
     assert created["key"].startswith("sk-") and created["user_id"] == user["id"]
 
 
+def test_a_browsers_same_origin_request_needs_no_csrf_token(relaygate: Relaygate, browser: Console) -> None:
+    """Fetch Metadata: the browser says who made the request; only its own origin's pages pass without the token."""
+    user = new_user(relaygate)
+    browser.login(user["name"])
+    for site in ("cross-site", "same-site", "none"):
+        resp = browser.http.post("/api/self/keys", json={"name": "x"}, headers={"Sec-Fetch-Site": site})
+        assert resp.status_code == 403 and resp.json()["error"]["code"] == "csrf_failed", (site, resp.text)
+    made = browser.http.post("/api/self/keys", json={"name": "mine"}, headers={"Sec-Fetch-Site": "same-origin"})
+    assert made.status_code == 200 and made.json()["user_id"] == user["id"], made.text
+
+
 def test_keys_keep_working_without_a_csrf_token(relaygate: Relaygate, tenant: Tenant) -> None:
     resp = relaygate.http.patch("/api/self", json={"name": "renamed-" + tenant.group},
                                 headers={"Authorization": f"Bearer {tenant.key}"})
