@@ -107,7 +107,7 @@ def channel(relaygate: Relaygate, upstream: tuple[Case, Any]) -> Channel:
     fake.reset()
     extra = ["text-embedding-3-small"] if "embeddings" in PROVIDERS[case.type].serves else []
     tenant = make_tenant(relaygate, [case.base_url(fake)], models=[case.model, *extra], quota=10**9,
-                         channel_fields={"type": case.type, "options": case.options})
+                         channel_fields={"type": case.type, "options": case.options, "timeout": 2})
     relaygate.ok("PUT", f"/api/prices/{case.model}", PRICE)
     return Channel(case, fake, tenant, relaygate.client(tenant.key))
 
