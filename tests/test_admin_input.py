@@ -185,7 +185,8 @@ def test_a_group_multiplier_past_the_bound_is_refused_and_the_group_keeps_its_va
     assert next(g for g in rg.ok("GET", "/api/groups") if g["name"] == name)["multiplier"] == 1.5
 
 
-BAD_IDS = ["99999999999999999999999", "2147483648", "0", "-1", "1.5", "abc", "9" * 5000, "%00", "1e3"]
+BAD_IDS = ["99999999999999999999999", "2147483648", "0", "-1", "1.5", "abc", "9" * 5000, "%00", "1e3",
+           "1_0", "%201", "+1", "\uff11"]  # int() alone takes these last four: 10, 1, 1 and a full-width 1
 
 
 @pytest.mark.parametrize("value", BAD_IDS)
@@ -202,7 +203,7 @@ def test_path_ids_past_their_bounds_are_400(rg: Relaygate, method: str, template
 @pytest.mark.parametrize("query", [
     "key_id=99999999999999999999999", "user_id=2147483648", "key_id=0", "user_id=-4", "limit=0", "limit=1001",
     "limit=-5", "limit=abc", "since=nan", "since=inf", "since=-1", "since=1e400", "since=x", "model=" + "m" * 200,
-    "request_id=%00", "model=",
+    "request_id=%00", "model=", "limit=1_0", "key_id=%EF%BC%91", "since=1_0", "since=%201",
 ])
 @pytest.mark.parametrize("path", ["/api/logs", "/api/self/logs", "/api/audit", "/api/keys"])
 def test_query_values_past_their_bounds_are_400(rg: Relaygate, mock: MockOpenAI, path: str, query: str) -> None:
