@@ -305,3 +305,15 @@ def test_the_list_of_readable_routes_covers_every_admin_listing() -> None:
 def test_an_admin_body_over_the_size_limit_is_a_json_413(rg: Relaygate) -> None:
     big = b'{"name": "' + b"n" * (21 * 1024 * 1024) + b'"}'
     admin_error(send(rg, "POST", "/api/users", big), 413)
+
+
+def test_a_model_name_with_slashes_is_set_and_removed_through_its_path(rg: Relaygate) -> None:
+    vendor = "vendor-" + secrets.token_hex(4)
+    for model, path in ((f"{vendor}/gpt-4o", f"{vendor}/gpt-4o"), (f"{vendor}/o1", f"{vendor}%2Fo1")):
+        assert rg.ok("PUT", f"/api/prices/{path}", {"input_per_1m": 2.5})["model"] == model
+        assert any(p["model"] == model and p["source"] == "operator" for p in rg.ok("GET", "/api/prices"))
+        marked = rg.ok("PUT", f"/api/all-tools/{path}-all", {"base_model": model})
+        assert (marked["model"], marked["base_model"]) == (f"{model}-all", model)
+        assert rg.ok("DELETE", f"/api/all-tools/{path}-all") == {"ok": True}
+        assert rg.ok("DELETE", f"/api/prices/{path}") == {"ok": True}
+        admin_error(rg.admin("DELETE", f"/api/prices/{path}"), 404)
