@@ -115,6 +115,31 @@ def test_with_a_second_admin_the_first_may_step_down(rg: Relaygate) -> None:
     assert rg.admin("PATCH", f"/api/users/{uid}", {"enabled": True}).status_code == 200
 
 
+@pytest.mark.parametrize(("field", "value"), [
+    ("allowed_ips", ["10.0.0.0/8"]), ("allowed_models", ["gpt-4o"]), ("quota", 5), ("rpm", 60), ("tpm", 1000),
+    ("group", "vip"), ("mj_mode", "relax"),
+])
+def test_an_admin_key_refuses_limits_it_would_ignore(rg: Relaygate, field: str, value: object) -> None:
+    # the admin API applies none of them: an IP range stored on an admin key would guard nothing
+    refused = rg.admin("POST", "/api/keys", {"user_id": 1, "kind": "admin", field: value})
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == field, refused.text
+    assert "An admin key takes no" in refused.json()["error"]["message"]
+    changed = rg.admin("PATCH", "/api/keys/1", {field: value})
+    assert changed.status_code == 400 and changed.json()["error"]["param"] == field, changed.text
+    # what the console sends for an admin key's form left empty is taken
+    if field != "quota":  # (KeyPatch has no null quota: unlimited says it)
+        unchanged = rg.ok("PATCH", "/api/keys/1", {field: None, "unlimited": True, "name": "admin"})
+        assert unchanged[field] is None and unchanged["unlimited"] is True
+    assert rg.admin("GET", "/api/users").status_code == 200
+
+
+def test_the_cli_refuses_an_admin_key_with_an_ip_range(rg: Relaygate) -> None:
+    done = cli(rg, "key", "create", "--user", "1", "--admin", "--ips", "10.0.0.0/8")
+    assert done.returncode == 1 and done.stderr.startswith("relaygate: An admin key takes no allowed_ips"), done.stderr
+    done = cli(rg, "key", "update", "1", "--quota", "5")
+    assert done.returncode == 1 and "An admin key takes no quota" in done.stderr, done.stderr
+
+
 def test_the_cli_lists_rotates_and_revokes_admin_keys(rg: Relaygate) -> None:
     uid, _ = _second_admin(rg)
     made = cli(rg, "key", "create", "--user", str(uid), "--admin", "--name", "from-cli")
