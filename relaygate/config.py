@@ -9,6 +9,13 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from relaygate.core.bounds import MAX_USD
+
+_KEY = re.compile(r"[\x21-\x7e]{8,256}")
+"""A key value relaygate accepts (an imported key's rule): 8 to 256 printable ASCII characters, no spaces."""
+_PUBLIC_URL = re.compile(r"https?://[^\s/?#]+(/[^\s?#]*)?")
+_DATABASE_DRIVERS = frozenset({"sqlite", "sqlite+pysqlite", "postgresql", "postgres", "postgresql+psycopg"})
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _ORIGIN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^\s/,*]+$|^\*$")
 """What a browser sends as Origin: scheme://host[:port] (https://chat.example.com, chrome-extension://id)."""
 
@@ -20,7 +27,8 @@ class ConfigError(Exception):
 class Settings(BaseSettings):
     """Everything an operator can set; environment variables are RELAYGATE_<NAME>."""
 
-    model_config = SettingsConfigDict(env_prefix="RELAYGATE_", extra="ignore")
+    # allow_inf_nan=False: "inf" seconds of grace or a NaN price is a typing mistake, refused at start
+    model_config = SettingsConfigDict(env_prefix="RELAYGATE_", extra="ignore", allow_inf_nan=False)
 
     host: str = "127.0.0.1"
     port: int = Field(default=3000, ge=1, le=65535)
@@ -56,8 +64,8 @@ class Settings(BaseSettings):
         default=30 * 86400.0, gt=0, description="seconds a Responses API response is remembered for its follow-ups "
         "(its channel and key; on Claude and Gemini channels its conversation too)")
     allow_unpriced_models: bool = False
-    unpriced_input_per_1m: float = 0.0
-    unpriced_output_per_1m: float = 0.0
+    unpriced_input_per_1m: float = Field(default=0.0, ge=0, le=MAX_USD)
+    unpriced_output_per_1m: float = Field(default=0.0, ge=0, le=MAX_USD)
     trust_forwarded_for: bool = False
     drain_seconds: float = Field(default=0.0, ge=0, description="readiness 503 before the listener closes")
     shutdown_grace: float = Field(default=30.0, ge=0, description="seconds in-flight requests get on SIGTERM")
@@ -78,6 +86,51 @@ class Settings(BaseSettings):
             if not _ORIGIN.match(origin):
                 raise ValueError(f"'{origin}' is not an origin like https://chat.example.com or *")
         return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        if not value:
+            return value
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            driver = make_url(value).drivername
+        except (ArgumentError, ValueError):  # never echoed: the URL may hold a password
+            driver = None
+        if driver not in _DATABASE_DRIVERS:
+            raise ValueError("must be a PostgreSQL URL (postgresql://user:password@host:5432/name) or a SQLite one "
+                             "(sqlite:////absolute/path/relaygate.db); empty means SQLite in RELAYGATE_DATA_DIR")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix:// (e.g. redis://127.0.0.1:6379/0)")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public(cls, value: str) -> str:
+        if value and not _PUBLIC_URL.fullmatch(value):
+            raise ValueError("must be an http:// or https:// address such as https://relay.example.com")
+        return value
+
+    @field_validator("admin_key")
+    @classmethod
+    def _admin_key(cls, value: str) -> str:
+        if value and not _KEY.fullmatch(value):
+            raise ValueError("an admin key is 8 to 256 printable ASCII characters without spaces (e.g. sk-...)")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        if value.upper() not in _LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(_LOG_LEVELS)}")
+        return value.upper()
 
     @field_validator("time_zone")
     @classmethod
@@ -158,6 +211,13 @@ class Settings(BaseSettings):
 
         parse_host_table(value)
         return value
+
+    def store_dir_error(self, exc: OSError) -> ConfigError:
+        """The one line for a SQLite directory that cannot be made (a file in its way, no permission)."""
+        source = "RELAYGATE_DATABASE_URL" if self.database_url else "RELAYGATE_DATA_DIR"
+        where = f" {exc.filename}" if exc.filename else ""
+        return ConfigError(f"{source}: cannot create the database's directory{where}: "
+                           f"{(exc.strerror or str(exc)).lower()}")
 
     def resolved_database_url(self) -> str:
         """The SQLAlchemy URL: the configured one (psycopg 3 for PostgreSQL) or SQLite under data_dir."""

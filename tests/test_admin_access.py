@@ -50,6 +50,7 @@ def cli(rg: Relaygate, *args: str) -> subprocess.CompletedProcess[str]:
     ("DELETE", "/api/keys/1", None),
     ("PATCH", "/api/keys/1", {"enabled": False}),
     ("PATCH", "/api/keys/1", {"expires_at": 1.0}),
+    ("PATCH", "/api/keys/1", {"expires_at": 253_402_300_799.0}),  # a lock-out later is one too
 ])
 def test_the_last_admin_access_cannot_be_taken_away(rg: Relaygate, method: str, path: str,
                                                     body: dict[str, Any] | None) -> None:
@@ -112,6 +113,31 @@ def test_with_a_second_admin_the_first_may_step_down(rg: Relaygate) -> None:
     assert rg.ok("PATCH", f"/api/users/{other['id']}", {"role": "user"})["role"] == "user"  # it had no admin key
     assert rg.admin("PATCH", f"/api/users/{uid}", {"enabled": False}).status_code == 200
     assert rg.admin("PATCH", f"/api/users/{uid}", {"enabled": True}).status_code == 200
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("allowed_ips", ["10.0.0.0/8"]), ("allowed_models", ["gpt-4o"]), ("quota", 5), ("rpm", 60), ("tpm", 1000),
+    ("group", "vip"), ("mj_mode", "relax"),
+])
+def test_an_admin_key_refuses_limits_it_would_ignore(rg: Relaygate, field: str, value: object) -> None:
+    # the admin API applies none of them: an IP range stored on an admin key would guard nothing
+    refused = rg.admin("POST", "/api/keys", {"user_id": 1, "kind": "admin", field: value})
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == field, refused.text
+    assert "An admin key takes no" in refused.json()["error"]["message"]
+    changed = rg.admin("PATCH", "/api/keys/1", {field: value})
+    assert changed.status_code == 400 and changed.json()["error"]["param"] == field, changed.text
+    # what the console sends for an admin key's form left empty is taken
+    if field != "quota":  # (KeyPatch has no null quota: unlimited says it)
+        unchanged = rg.ok("PATCH", "/api/keys/1", {field: None, "unlimited": True, "name": "admin"})
+        assert unchanged[field] is None and unchanged["unlimited"] is True
+    assert rg.admin("GET", "/api/users").status_code == 200
+
+
+def test_the_cli_refuses_an_admin_key_with_an_ip_range(rg: Relaygate) -> None:
+    done = cli(rg, "key", "create", "--user", "1", "--admin", "--ips", "10.0.0.0/8")
+    assert done.returncode == 1 and done.stderr.startswith("relaygate: An admin key takes no allowed_ips"), done.stderr
+    done = cli(rg, "key", "update", "1", "--quota", "5")
+    assert done.returncode == 1 and "An admin key takes no quota" in done.stderr, done.stderr
 
 
 def test_the_cli_lists_rotates_and_revokes_admin_keys(rg: Relaygate) -> None:
@@ -198,6 +224,26 @@ def test_restarting_with_the_admin_key_restores_its_access(tmp_path: Path, backe
         assert rg.admin("GET", "/api/users", key=rg.env["RELAYGATE_ADMIN_KEY"]).status_code == 200
         assert rg.admin("GET", "/api/users").status_code == 200  # the first one still works too
         assert rg.ok("GET", "/api/keys?kind=admin")[-1]["user_id"] == 1  # owned by the first admin
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_an_expiry_on_the_last_admin_key_without_one_is_refused(tmp_path: Path, backend: str) -> None:
+    with _store_server(backend, tmp_path) as rg:
+        soon = time.time() + 5
+        refused = rg.admin("PATCH", "/api/keys/1", {"expires_at": soon})
+        assert refused.status_code == 409 and refused.json()["error"]["code"] == "last_admin", refused.text
+        assert "once its expiry passes" in refused.json()["error"]["message"]
+        uid, expiring = _second_admin(rg)
+        rg.ok("PATCH", f"/api/keys/{expiring['id']}", {"expires_at": time.time() + 3600})  # key 1 still has none
+        assert rg.admin("PATCH", "/api/keys/1", {"expires_at": soon}).status_code == 409  # the other one expires
+        lasting = rg.ok("POST", "/api/keys", {"user_id": uid, "kind": "admin"})
+        assert rg.ok("PATCH", "/api/keys/1", {"expires_at": soon})["expires_at"] == soon
+        for change in ({"expires_at": soon}, {"enabled": False}):
+            resp = rg.admin("PATCH", f"/api/keys/{lasting['id']}", change)
+            assert resp.status_code == 409 and resp.json()["error"]["code"] == "last_admin", resp.text
+        assert rg.admin("DELETE", f"/api/users/{uid}").status_code == 409
+        assert rg.ok("PATCH", "/api/keys/1", {"expires_at": None})["expires_at"] is None  # lifted again
+        assert rg.ok("DELETE", f"/api/keys/{lasting['id']}")["enabled"] is False
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])

@@ -185,7 +185,8 @@ def test_a_group_multiplier_past_the_bound_is_refused_and_the_group_keeps_its_va
     assert next(g for g in rg.ok("GET", "/api/groups") if g["name"] == name)["multiplier"] == 1.5
 
 
-BAD_IDS = ["99999999999999999999999", "2147483648", "0", "-1", "1.5", "abc", "9" * 5000, "%00", "1e3"]
+BAD_IDS = ["99999999999999999999999", "2147483648", "0", "-1", "1.5", "abc", "9" * 5000, "%00", "1e3",
+           "1_0", "%201", "+1", "\uff11"]  # int() alone takes these last four: 10, 1, 1 and a full-width 1
 
 
 @pytest.mark.parametrize("value", BAD_IDS)
@@ -202,7 +203,7 @@ def test_path_ids_past_their_bounds_are_400(rg: Relaygate, method: str, template
 @pytest.mark.parametrize("query", [
     "key_id=99999999999999999999999", "user_id=2147483648", "key_id=0", "user_id=-4", "limit=0", "limit=1001",
     "limit=-5", "limit=abc", "since=nan", "since=inf", "since=-1", "since=1e400", "since=x", "model=" + "m" * 200,
-    "request_id=%00", "model=",
+    "request_id=%00", "model=", "limit=1_0", "key_id=%EF%BC%91", "since=1_0", "since=%201",
 ])
 @pytest.mark.parametrize("path", ["/api/logs", "/api/self/logs", "/api/audit", "/api/keys"])
 def test_query_values_past_their_bounds_are_400(rg: Relaygate, mock: MockOpenAI, path: str, query: str) -> None:
@@ -304,3 +305,15 @@ def test_the_list_of_readable_routes_covers_every_admin_listing() -> None:
 def test_an_admin_body_over_the_size_limit_is_a_json_413(rg: Relaygate) -> None:
     big = b'{"name": "' + b"n" * (21 * 1024 * 1024) + b'"}'
     admin_error(send(rg, "POST", "/api/users", big), 413)
+
+
+def test_a_model_name_with_slashes_is_set_and_removed_through_its_path(rg: Relaygate) -> None:
+    vendor = "vendor-" + secrets.token_hex(4)
+    for model, path in ((f"{vendor}/gpt-4o", f"{vendor}/gpt-4o"), (f"{vendor}/o1", f"{vendor}%2Fo1")):
+        assert rg.ok("PUT", f"/api/prices/{path}", {"input_per_1m": 2.5})["model"] == model
+        assert any(p["model"] == model and p["source"] == "operator" for p in rg.ok("GET", "/api/prices"))
+        marked = rg.ok("PUT", f"/api/all-tools/{path}-all", {"base_model": model})
+        assert (marked["model"], marked["base_model"]) == (f"{model}-all", model)
+        assert rg.ok("DELETE", f"/api/all-tools/{path}-all") == {"ok": True}
+        assert rg.ok("DELETE", f"/api/prices/{path}") == {"ok": True}
+        admin_error(rg.admin("DELETE", f"/api/prices/{path}"), 404)

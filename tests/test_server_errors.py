@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 from aiohttp import web
 
 from relaygate.config import Settings
+from relaygate.server import runner
 from relaygate.server.admin_api import AdminCall, AdminRoute, handler
 from relaygate.server.app import create_app
 from relaygate.server.protocol import JsonErrorRunner
@@ -72,6 +74,26 @@ def _serves(url: str) -> bool:
         return httpx.get(url + "/healthz", timeout=5).status_code == 200
     except httpx.TransportError:
         return False
+
+
+def test_a_worker_that_cannot_start_stops_the_others_with_a_non_zero_exit(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    # serve() tries the address first; this is the race it cannot close (the port taken after that try)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        settings = Settings(data_dir=tmp_path, admin_key=ADMIN_KEY, port=taken.getsockname()[1], workers=2)
+        asyncio.run(runner._bootstrap(settings))
+        handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            assert runner._supervise(settings) == 1
+        finally:  # _supervise forwards these to its workers: this process's own come back
+            for sig, previous in handlers.items():
+                signal.signal(sig, previous)
+    err = capfd.readouterr().err
+    assert "Traceback" not in err
+    assert f"relaygate: cannot listen on 127.0.0.1:{settings.port}" in err
+    assert err.strip().splitlines()[-1].endswith("exited while starting; stopped the others")
 
 
 def test_a_worker_that_dies_makes_the_exit_status_non_zero(tmp_path: Path) -> None:

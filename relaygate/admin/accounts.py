@@ -38,6 +38,21 @@ def key_out(row: Row) -> s.KeyOut:
     return s.KeyOut(**{**row, "hint": row["key_hint"], "group": row["group_name"]})
 
 
+_CLIENT_LIMITS = ("quota", "allowed_models", "allowed_ips", "rpm", "tpm", "group", "mj_mode")
+"""What governs a client key's calls to /v1; an admin key calls /api, where none of it applies."""
+
+
+def _no_client_limits(values: dict[str, Any]) -> None:
+    """An admin key refuses client-key limits rather than store limits it would silently ignore (an IP range an
+    operator believes guards the admin API, say)."""
+    given = [name for name in _CLIENT_LIMITS if values.get(name) is not None]
+    if values.get("unlimited") is False and "quota" not in given:
+        given.append("quota")
+    if given:
+        raise BadRequest(f"An admin key takes no {given[0]}: it calls /api, which no quota, model list, IP range, "
+                         "rate limit, group or MidJourney mode governs; those are for client keys.", param=given[0])
+
+
 def _renamed(values: dict[str, Any]) -> dict[str, Any]:
     if "group" in values:
         values["group_name"] = values.pop("group")
@@ -128,6 +143,8 @@ class AccountVerbs(OperatorBase):
         if body.kind == "admin" and owner.role != "admin":
             raise BadRequest(f"User {owner.id} does not have the admin role; give it the role first "
                              "(PATCH /api/users/{id} {\"role\": \"admin\"}).", param="kind")
+        if body.kind == "admin":
+            _no_client_limits(body.model_dump())
         raw = body.key or new_key()
         values = {
             "user_id": body.user_id, "kind": body.kind, "name": body.name, "key_hash": hash_key(raw),
@@ -153,11 +170,15 @@ class AccountVerbs(OperatorBase):
         return [key_out(r) for r in await self._read(lambda c: accounts_sql.list_keys(c, user_id, kind))]
 
     async def update_key(self, key_id: int, patch: s.KeyPatch, action: str = "key.update") -> s.KeyOut:
-        values = _renamed(patch.model_dump(exclude_unset=True))
+        given = patch.model_dump(exclude_unset=True)
+        values = _renamed(dict(given))
         if "quota" in values:
             values["remain_quota"] = values.pop("quota") or 0
 
         def run(c: Connection, audit: Audit) -> None:
+            row = accounts_sql.get_key(c, key_id)
+            if row is not None and row["kind"] == "admin":
+                _no_client_limits(given)
             changes = accounts_sql.update_key(c, key_id, values)
             if changes is None:
                 raise NotFound(f"No key with id {key_id}.")

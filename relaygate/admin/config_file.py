@@ -23,7 +23,7 @@ from relaygate.admin.fields import ModelName, Name
 from relaygate.admin.schemas import where
 from relaygate.admin.service import Operator
 from relaygate.config import ConfigError
-from relaygate.core.errors import NotFound, RelayError
+from relaygate.core.errors import Conflict, NotFound, RelayError
 from relaygate.relay.auth import hash_key
 from relaygate.store import accounts_sql, admin_sql
 
@@ -78,19 +78,34 @@ def load_config_file(path: Path, env: Mapping[str, str] | None = None) -> Declar
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        raise ConfigError(f"{path}: {at}not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())  # one line: YAML's text wraps
+        raise ConfigError(f"{path}: {at}not valid YAML ({problem})") from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of groups, users, channels, keys and prices, "
                           f"not a {type(raw).__name__}")
     try:
-        return DeclaredConfig.model_validate(_expand(raw, os.environ if env is None else env, ()))
+        config = DeclaredConfig.model_validate(_expand(raw, os.environ if env is None else env, ()))
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     except ValidationError as exc:
-        err = exc.errors()[0]
+        err = s.first_error(exc)
         raise ConfigError(f"{path}: {where(err['loc']) or 'top level'}: {err['msg']}") from None
+    _declared_once(config, path)
+    return config
+
+
+def _declared_once(config: DeclaredConfig, path: Path) -> None:
+    """A second entry of one name would silently overwrite the first (a copy-paste slip): named instead."""
+    for section, names in (("groups", [g.name for g in config.groups]), ("users", [u.name for u in config.users]),
+                           ("channels", [c.name for c in config.channels]), ("keys", [k.key for k in config.keys])):
+        seen: set[str] = set()
+        for i, name in enumerate(names):
+            if name in seen:
+                what = "a key value declared above" if section == "keys" else f"'{name}', declared above"
+                raise ConfigError(f"{path}: {section}[{i}]: {what}; each is declared once")
+            seen.add(name)
 
 
 async def apply_config(operator: Operator, config: DeclaredConfig, path: Path) -> None:
@@ -136,3 +151,7 @@ async def _key(op: Operator, key: _KeyDecl) -> None:
     existing = await op.db.run(functools.partial(accounts_sql.key_by_hash, key_hash=hash_key(key.key)))
     if existing is None:
         await op.create_key(s.KeyIn(user_id=owner["id"], **key.model_dump(exclude={"user"})))
+    elif existing["kind"] != "client" or existing["user_id"] != owner["id"]:
+        # never hand a key another user (or the admin) holds to this one, nor leave the line silently unapplied
+        raise Conflict(f"key: that value is already {existing['kind']} key {existing['id']}'s, of user "
+                       f"{existing['user_id']}; declare another value")

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from relaygate.admin.fields import (
     Amount,
@@ -71,6 +72,12 @@ def _options_schema(*, nullable: bool = False) -> dict[str, Any]:
     return {"description": "the channel type's own options: " + "; ".join(
         f"{name}: {', '.join(p.options.model_fields) or 'none'}" for name, p in PROVIDERS.items()),
         "anyOf": [*kinds, {"type": "null"}] if nullable else kinds}
+
+
+def first_error(exc: ValidationError) -> ErrorDetails:
+    """The error to name: an unknown field first, since a misspelt one is why its real name reads as missing."""
+    errors = exc.errors(include_url=False, include_input=False)
+    return next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
 
 
 def where(loc: tuple[int | str, ...]) -> str:

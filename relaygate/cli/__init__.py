@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DBAPIError
 
 from relaygate.admin.actor import Actor
-from relaygate.admin.schemas import ChannelTestResult, where
+from relaygate.admin.schemas import ChannelTestResult, first_error, where
 from relaygate.admin.service import Operator
 from relaygate.cli import parser, verbs
 from relaygate.config import ConfigError, Settings
@@ -42,7 +42,7 @@ def settings_error(exc: ValidationError, overrides: dict[str, Any]) -> str:
     err = exc.errors(include_url=False, include_input=False)[0]
     name = str(err["loc"][0]) if err["loc"] else ""
     source = _FLAGS[name] if name in overrides else f"RELAYGATE_{name.upper()}"
-    return f"{source}: {err['msg']}"
+    return f"{source}: {err['msg'].removeprefix('Value error, ')}"
 
 
 def _store(settings: Settings, *, create: bool) -> Database:
@@ -55,7 +55,10 @@ def _store(settings: Settings, *, create: bool) -> Database:
                 f"no database at {path}: RELAYGATE_DATA_DIR (default ./data) is relative to the directory the "
                 "command runs in; run it where `relaygate serve` runs, set RELAYGATE_DATA_DIR (or "
                 "RELAYGATE_DATABASE_URL) as the server has it, or create a database with `relaygate migrate`")
-    return Database(url, threads=1)
+    try:
+        return Database(url, threads=1)
+    except OSError as exc:
+        raise settings.store_dir_error(exc) from None
 
 
 def _admin(settings: Settings, args: Any) -> int:
@@ -95,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         return _fail(str(exc), 2)
     except ValidationError as exc:
-        err = exc.errors(include_url=False, include_input=False)[0]
+        err = first_error(exc)
         return _fail(f"{where(err['loc']) or 'value'}: {err['msg']}", 2)
     except RelayError as exc:
         return _fail(exc.message, 1)

@@ -20,7 +20,7 @@ from aiohttp.typedefs import Handler
 from pydantic import BaseModel, ValidationError
 
 from relaygate.admin.actor import Actor
-from relaygate.admin.schemas import where
+from relaygate.admin.schemas import first_error, where
 from relaygate.admin.service import Operator
 from relaygate.core.errors import BadRequest, BodyTooLarge, Forbidden, RelayError, Unauthorized
 from relaygate.core.records import KeyRecord
@@ -159,7 +159,7 @@ async def _parse(request: web.Request, model: type[BaseModel], max_bytes: int) -
 
 
 def invalid(exc: ValidationError) -> BadRequest:
-    first = exc.errors(include_url=False, include_input=False)[0]
+    first = first_error(exc)
     at = where(first["loc"])
     return BadRequest(f"{at or 'body'}: {first['msg']}", param=at or None)
 

@@ -131,4 +131,5 @@ ROUTES: tuple[AdminRoute, ...] = (
 
 def add_routes(app: web.Application) -> None:
     for route in ROUTES:
-        app.router.add_route(route.method, route.path, handler(route))
+        # a model name may hold slashes (OpenRouter's openai/gpt-4o): taken whole, as /v1/models/{model} does
+        app.router.add_route(route.method, route.path.replace("{model}", "{model:.+}"), handler(route))

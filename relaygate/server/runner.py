@@ -11,6 +11,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import socket
 import sys
 import time
 from multiprocessing.synchronize import Event
@@ -31,9 +32,25 @@ WORKER_START_TIMEOUT = 60.0
 
 
 def _listen_error(settings: Settings, exc: OSError) -> ConfigError:
-    reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    # a gaierror's errno is negative (os.strerror has no text for it); its strerror names the problem
+    reason = exc.strerror or (os.strerror(exc.errno) if exc.errno else str(exc))
     return ConfigError(f"cannot listen on {settings.host}:{settings.port} (RELAYGATE_HOST / RELAYGATE_PORT, "
                        f"--host / --port): {reason.lower()}")
+
+
+def _check_listen(settings: Settings) -> None:
+    """Bind the address once before the store is touched or a worker started, so a port in use or a host that is
+    no address of this machine is one line at once (the workers bind it again for real, sharing it)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(settings.host, settings.port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the listener does: TIME_WAIT is no clash
+            if settings.workers > 1:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind(address)
+    except OSError as exc:
+        raise _listen_error(settings, exc) from None
 
 
 async def _serve(settings: Settings, ready: Event | None = None) -> None:
@@ -64,7 +81,10 @@ async def _serve(settings: Settings, ready: Event | None = None) -> None:
 
 
 async def _bootstrap(settings: Settings) -> FirstAccess:
-    db = Database(settings.resolved_database_url())
+    try:
+        db = Database(settings.resolved_database_url())
+    except OSError as exc:
+        raise settings.store_dir_error(exc) from None
     try:
         return await bootstrap_store(db, settings)
     except DBAPIError as exc:
@@ -86,6 +106,7 @@ def serve(settings: Settings) -> int:
     """Serve until SIGTERM/SIGINT; with workers > 1, the same port is shared through SO_REUSEPORT. Returns the
     exit status: 0 after a clean stop, non-zero when a worker failed."""
     configure_logging(settings.log_level)
+    _check_listen(settings)
     uvloop.run(_bootstrap(settings)).announce()
     if settings.workers == 1:
         uvloop.run(_serve(settings))

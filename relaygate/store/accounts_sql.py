@@ -18,29 +18,30 @@ from relaygate.store.tables import keys, users
 T = TypeVar("T")
 
 LAST_ADMIN = (
-    "That would leave no enabled admin with a usable admin key, and nobody could manage relaygate: "
-    "give another user the admin role and an admin key first."
+    "That would leave no enabled admin with a usable admin key (now, or once its expiry passes), and nobody could "
+    "manage relaygate: give another user the admin role and an admin key (without an expiry) first."
 )
 
 
-def admin_access(conn: Connection, now: float) -> bool:
-    """Whether some enabled admin user holds an enabled, unexpired admin key."""
+def admin_access(conn: Connection, now: float, *, lasting: bool = False) -> bool:
+    """Whether some enabled admin user holds an enabled, unexpired admin key (`lasting`: one that never expires)."""
+    expiry = keys.c.expires_at.is_(None) if lasting else or_(keys.c.expires_at.is_(None), keys.c.expires_at > now)
     stmt = select(func.count()).select_from(keys.join(users, users.c.id == keys.c.user_id)).where(
-        users.c.role == "admin", users.c.enabled.is_(True), keys.c.kind == "admin", keys.c.enabled.is_(True),
-        or_(keys.c.expires_at.is_(None), keys.c.expires_at > now))
+        users.c.role == "admin", users.c.enabled.is_(True), keys.c.kind == "admin", keys.c.enabled.is_(True), expiry)
     return bool(conn.execute(stmt).scalar())
 
 
 def keeping_admin_access(conn: Connection, change: Callable[[], T]) -> T:
-    """Run `change`; if admin access existed before and not after, refuse it (the transaction rolls back)."""
+    """Run `change`; if admin access existed before and not after, refuse it (the transaction rolls back). An
+    expiry put on the last admin key that had none is refused too: it would lock everyone out later, unasked."""
     if conn.dialect.name == "postgresql":
         # Two admins demoting each other at once must not both see the other still there: serialise on the
         # admins' rows (SQLite has one writer at a time anyway).
         conn.execute(select(users.c.id).where(users.c.role == "admin").with_for_update())
     now = time.time()
-    had = admin_access(conn, now)
+    had, lasted = admin_access(conn, now), admin_access(conn, now, lasting=True)
     result = change()
-    if had and not admin_access(conn, now):
+    if (had and not admin_access(conn, now)) or (lasted and not admin_access(conn, now, lasting=True)):
         raise Conflict(LAST_ADMIN, code="last_admin")
     return result
 
