@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx2 as httpx
 import openai
@@ -23,6 +23,9 @@ import trustme
 from tests.file_relay import SEED_URL, SeedServer, seed_pdf
 from tests.fileserver import ConnectLog, FileServer, InternalServer, LoopThread
 from tests.upstreams.midjourney_mock import MockMidjourney
+
+if TYPE_CHECKING:
+    from tests.midjourney_env import MjTenant
 from tests.upstreams.openai_mock import MockOpenAI
 
 ADMIN_KEY = "sk-admin-" + secrets.token_hex(16)
@@ -195,6 +198,21 @@ def midjourney(midjourney_upstream: MockMidjourney) -> MockMidjourney:
     """The fake midjourney-proxy, with no tasks, no recorded requests and default behaviour."""
     midjourney_upstream.reset()
     return midjourney_upstream
+
+
+@pytest.fixture
+def mj(midjourney: MockMidjourney) -> MockMidjourney:
+    """The fake midjourney-proxy with tasks that move on every 20 ms (a module may define its own)."""
+    midjourney.step_seconds = 0.02
+    return midjourney
+
+
+@pytest.fixture
+def t(rg: Relaygate, mj: MockMidjourney) -> MjTenant:
+    """A MidJourney tenant on the module's own relaygate `rg` (which each MidJourney test module defines)."""
+    from tests.midjourney_env import mj_tenant  # it imports this module
+
+    return mj_tenant(rg, mj)
 
 
 @pytest.fixture(scope="session")

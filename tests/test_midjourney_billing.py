@@ -27,17 +27,6 @@ def rg(tmp_path_factory: pytest.TempPathFactory, midjourney_upstream: MockMidjou
     gate.close()
 
 
-@pytest.fixture
-def mj(midjourney: MockMidjourney) -> MockMidjourney:
-    midjourney.step_seconds = 0.02
-    return midjourney
-
-
-@pytest.fixture
-def t(rg: Relaygate, mj: MockMidjourney) -> MjTenant:
-    return mj_tenant(rg, mj)
-
-
 def _refunded(t: MjTenant, reason: str, charges: int = 1) -> list[dict[str, Any]]:
     """The tenant's log once the refund is in: the charges, then one refund row giving them back."""
     t.rg.wait_for(lambda: any(r["error_code"] == reason for r in t.logs()))

@@ -12,7 +12,7 @@ import pytest
 
 from relaygate.tasks.links import ImageLinks
 from tests.conftest import Relaygate
-from tests.midjourney_env import MjTenant, mj_relaygate, mj_tenant
+from tests.midjourney_env import MjTenant, mj_relaygate
 from tests.upstreams.midjourney_mock import MockMidjourney
 from tests.upstreams.midjourney_wire import png
 
@@ -25,17 +25,6 @@ def rg(tmp_path_factory: pytest.TempPathFactory, midjourney_upstream: MockMidjou
                         RELAYGATE_FETCH_ALLOW=f"localhost:{midjourney_upstream.port}")
     yield gate
     gate.close()
-
-
-@pytest.fixture
-def mj(midjourney: MockMidjourney) -> MockMidjourney:
-    midjourney.step_seconds = 0.02
-    return midjourney
-
-
-@pytest.fixture
-def t(rg: Relaygate, mj: MockMidjourney) -> MjTenant:
-    return mj_tenant(rg, mj)
 
 
 def _finished(t: MjTenant) -> dict[str, str]:

@@ -25,17 +25,6 @@ def rg(tmp_path_factory: pytest.TempPathFactory, midjourney_upstream: MockMidjou
     gate.close()
 
 
-@pytest.fixture
-def mj(midjourney: MockMidjourney) -> MockMidjourney:
-    midjourney.step_seconds = 0.02
-    return midjourney
-
-
-@pytest.fixture
-def t(rg: Relaygate, mj: MockMidjourney) -> MjTenant:
-    return mj_tenant(rg, mj)
-
-
 def _upstream_body(mj: MockMidjourney, route: str) -> dict[str, Any]:
     body: dict[str, Any] = mj.calls(route)[-1].json
     return body
