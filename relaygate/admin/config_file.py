@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from relaygate.admin import file_schemas as fs
 from relaygate.admin import schemas as s
 from relaygate.admin.actor import Actor
 from relaygate.admin.fields import ModelName, Name
@@ -44,9 +45,9 @@ class DeclaredConfig(BaseModel):
     channels: list[s.ChannelIn] = Field(default_factory=list)
     keys: list[_KeyDecl] = Field(default_factory=list)
     prices: dict[ModelName, s.PriceIn] = Field(default_factory=dict)
-    all_tools: dict[ModelName, s.AllToolsIn] = Field(default_factory=dict)
+    all_tools: dict[ModelName, fs.AllToolsIn] = Field(default_factory=dict)
     """Models marked all-tools (file analysis), by name."""
-    fetch_allow: list[s.FetchAllowIn | str] = Field(default_factory=list)
+    fetch_allow: list[fs.FetchAllowIn | str] = Field(default_factory=list)
     """Allow-list entries kept in the store, as strings or {entry, note}."""
 
 
@@ -117,8 +118,8 @@ async def apply_config(operator: Operator, config: DeclaredConfig, path: Path) -
     steps += [(f"channels[{i}]", functools.partial(_channel, op, ch)) for i, ch in enumerate(config.channels)]
     steps += [(f"prices.{m}", functools.partial(op.set_price, m, p)) for m, p in config.prices.items()]
     steps += [(f"all_tools.{m}", functools.partial(op.set_all_tools, m, t)) for m, t in config.all_tools.items()]
-    steps += [(f"fetch_allow[{i}]", functools.partial(op.add_fetch_allow, e if isinstance(e, s.FetchAllowIn)
-                                                      else s.FetchAllowIn(entry=e)))
+    steps += [(f"fetch_allow[{i}]", functools.partial(op.add_fetch_allow, e if isinstance(e, fs.FetchAllowIn)
+                                                      else fs.FetchAllowIn(entry=e)))
               for i, e in enumerate(config.fetch_allow)]
     steps += [(f"keys[{i}]", functools.partial(_key, op, k)) for i, k in enumerate(config.keys)]
     for at, step in steps:

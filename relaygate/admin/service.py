@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy import Connection
 
 from relaygate.admin import console_schemas as cs
+from relaygate.admin import file_schemas as fs
 from relaygate.admin import schemas as s
 from relaygate.admin.accounts import key_hint, key_out, new_key, user_out
 from relaygate.admin.changes import Audit
@@ -43,7 +44,7 @@ def channel_out(row: Row) -> s.ChannelOut:
     return s.ChannelOut(**{**row, "credential_count": len(row["credentials"]), "options": options})
 
 
-def all_tools_out(model: str, row: Row | None) -> s.AllToolsOut:
+def all_tools_out(model: str, row: Row | None) -> fs.AllToolsOut:
     """A mark as in effect: the operator's row, else the built-in one; unset capabilities as known."""
     if row is None:
         mark = BUILTIN[model]
@@ -53,7 +54,7 @@ def all_tools_out(model: str, row: Row | None) -> s.AllToolsOut:
     else:
         builtin = False
     vision, context = known_base(row["base_model"])
-    return s.AllToolsOut(model=model, base_model=row["base_model"],
+    return fs.AllToolsOut(model=model, base_model=row["base_model"],
                          vision=row["vision"] if row["vision"] is not None else vision,
                          context_tokens=row["context_tokens"] or context, enabled=row["enabled"], builtin=builtin)
 
@@ -187,11 +188,11 @@ class Operator(SelfServiceVerbs, RedemptionVerbs, DashboardVerbs):
         await self._write(run)
 
     # all-tools models and the fetcher's allow-list
-    async def all_tools(self) -> list[s.AllToolsOut]:
+    async def all_tools(self) -> list[fs.AllToolsOut]:
         marked = {r["model"]: r for r in await self._read(admin_sql.list_all_tools)}
         return [all_tools_out(m, marked.get(m)) for m in sorted(set(BUILTIN) | set(marked))]
 
-    async def set_all_tools(self, model: str, body: s.AllToolsIn) -> s.AllToolsOut:
+    async def set_all_tools(self, model: str, body: fs.AllToolsIn) -> fs.AllToolsOut:
         model = model_name(model)
         base = body.base_model or (BUILTIN[model].base_model if model in BUILTIN else None)
         if base is None:
@@ -218,20 +219,20 @@ class Operator(SelfServiceVerbs, RedemptionVerbs, DashboardVerbs):
             audit("all_tools.delete", f"all-tools {model}", {})
         await self._write(run)
 
-    async def fetch_allow(self, environment: str = "") -> list[s.FetchAllowOut]:
+    async def fetch_allow(self, environment: str = "") -> list[fs.FetchAllowOut]:
         """The allow-list in effect: RELAYGATE_FETCH_ALLOW's entries, then the store's."""
-        listed = [s.FetchAllowOut(id=None, entry=str(e), note="RELAYGATE_FETCH_ALLOW", source="environment")
+        listed = [fs.FetchAllowOut(id=None, entry=str(e), note="RELAYGATE_FETCH_ALLOW", source="environment")
                   for e in parse_allow_list(environment)]
-        return listed + [s.FetchAllowOut(id=r["id"], entry=r["entry"], note=r["note"], source="store")
+        return listed + [fs.FetchAllowOut(id=r["id"], entry=r["entry"], note=r["note"], source="store")
                          for r in await self._read(admin_sql.list_fetch_allow)]
 
-    async def add_fetch_allow(self, body: s.FetchAllowIn) -> s.FetchAllowOut:
+    async def add_fetch_allow(self, body: fs.FetchAllowIn) -> fs.FetchAllowOut:
         def run(c: Connection, audit: Audit) -> int:
             entry_id = admin_sql.add_fetch_allow(c, body.entry, body.note)
             audit("fetch_allow.add", f"fetch-allow {entry_id}", {"entry": body.entry, "note": body.note})
             return entry_id
         entry_id = await self._write(run)
-        return s.FetchAllowOut(id=entry_id, entry=body.entry, note=body.note, source="store")
+        return fs.FetchAllowOut(id=entry_id, entry=body.entry, note=body.note, source="store")
 
     async def delete_fetch_allow(self, entry_id: int) -> None:
         def run(c: Connection, audit: Audit) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from relaygate.admin import console_schemas as cs
+from relaygate.admin import file_schemas as fs
 from relaygate.admin import schemas as s
 from relaygate.admin.service import Operator
 from relaygate.config import Settings
@@ -111,11 +112,11 @@ def table(op: Operator, a: argparse.Namespace) -> dict[tuple[str, str], Callable
         ("price", "set"): lambda: op.set_price(a.model, _price(a)),
         ("price", "list"): op.prices,
         ("price", "delete"): lambda: op.delete_price(a.model),
-        ("all-tools", "set"): lambda: op.set_all_tools(a.model, s.AllToolsIn(**fields(
+        ("all-tools", "set"): lambda: op.set_all_tools(a.model, fs.AllToolsIn(**fields(
             a, "base_model", "vision", "context_tokens", "enabled"))),
         ("all-tools", "list"): op.all_tools,
         ("all-tools", "remove"): lambda: op.delete_all_tools(a.model),
-        ("fetch-allow", "add"): lambda: op.add_fetch_allow(s.FetchAllowIn(entry=a.entry, note=a.note)),
+        ("fetch-allow", "add"): lambda: op.add_fetch_allow(fs.FetchAllowIn(entry=a.entry, note=a.note)),
         ("fetch-allow", "list"): lambda: op.fetch_allow(Settings().fetch_allow),
         ("fetch-allow", "remove"): lambda: op.delete_fetch_allow(a.id),
         ("logs", ""): lambda: op.logs(s.LogQuery(**fields(a, "key_id", "user_id", "model", "request_id", "since",

@@ -6,6 +6,7 @@ from collections.abc import Awaitable
 
 from aiohttp import web
 
+from relaygate.admin import file_schemas as fs
 from relaygate.admin import schemas as s
 from relaygate.server.account_routes import ACCOUNT_ROUTES
 from relaygate.server.admin_api import AdminCall, AdminRoute, handler
@@ -99,19 +100,19 @@ ROUTES: tuple[AdminRoute, ...] = (
     AdminRoute("DELETE", "/api/prices/{model}", lambda c: _done(c.op.delete_price(c.text("model"))),
                "Remove the operator's price of a model"),
     AdminRoute("GET", "/api/all-tools", lambda c: c.op.all_tools(),
-               "All-tools models (file analysis): the built-in ones and the operator's", returns=s.AllToolsOut,
+               "All-tools models (file analysis): the built-in ones and the operator's", returns=fs.AllToolsOut,
                many=True),
     AdminRoute("PUT", "/api/all-tools/{model}", lambda c: c.op.set_all_tools(c.text("model"), c.body),
-               "Mark a model all-tools (or turn a built-in one off)", body=s.AllToolsIn, returns=s.AllToolsOut),
+               "Mark a model all-tools (or turn a built-in one off)", body=fs.AllToolsIn, returns=fs.AllToolsOut),
     AdminRoute("DELETE", "/api/all-tools/{model}",
                lambda c: _done(c.op.delete_all_tools(c.text("model"))),
                "Remove the operator's mark (a built-in model returns to its default)"),
     AdminRoute("GET", "/api/fetch-allow", lambda c: c.op.fetch_allow(c.svc.settings.fetch_allow),
-               "The fetcher's allow-list: RELAYGATE_FETCH_ALLOW, then the stored entries", returns=s.FetchAllowOut,
+               "The fetcher's allow-list: RELAYGATE_FETCH_ALLOW, then the stored entries", returns=fs.FetchAllowOut,
                many=True),
     AdminRoute("POST", "/api/fetch-allow", lambda c: c.op.add_fetch_allow(c.body),
-               "Exempt an intranet source from the private-address block", body=s.FetchAllowIn,
-               returns=s.FetchAllowOut),
+               "Exempt an intranet source from the private-address block", body=fs.FetchAllowIn,
+               returns=fs.FetchAllowOut),
     AdminRoute("DELETE", "/api/fetch-allow/{id}", lambda c: _done(c.op.delete_fetch_allow(c.id())),
                "Remove a stored allow-list entry"),
     AdminRoute("GET", "/api/logs", _logs, "Request logs (newest first)", returns=s.LogOut, many=True,

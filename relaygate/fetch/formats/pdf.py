@@ -17,12 +17,16 @@ def _too_many(count: int, limit: int) -> FileTooLarge:
     return FileTooLarge(f"the PDF has {count:,} pages, over the {limit:,}-page limit", code="too_many_pages")
 
 
+_UNSUPPORTED_CIPHER = NotImplementedError
+"""What pypdf raises for an encryption scheme it does not implement (a file we refuse, not code of ours)."""
+
+
 def _open(data: bytes, limits: ExtractLimits) -> PdfReader:
     reader = PdfReader(io.BytesIO(data), strict=False)
     if reader.is_encrypted:
         try:
             opened = reader.decrypt("")  # many PDFs are "encrypted" with an empty password, for permissions
-        except (DependencyError, FileNotDecryptedError, PdfReadError, NotImplementedError):
+        except (DependencyError, FileNotDecryptedError, PdfReadError, _UNSUPPORTED_CIPHER):
             opened = PasswordType.NOT_DECRYPTED
         if opened == PasswordType.NOT_DECRYPTED:
             raise UnsupportedFile("the PDF is password-protected", code="encrypted_file")
