@@ -3,9 +3,7 @@ unusable first bytes retried on the next channel, a held answer's last piece sen
 
 from __future__ import annotations
 
-import asyncio
 import base64
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,23 +13,14 @@ import pytest
 from relaygate.providers.base import UpstreamRequest
 from tests.media import quota
 from tests.mock_transport import Reply
-from tests.test_pipeline import Harness, Sink
+from tests.test_pipeline import Harness, Sink, run_scenario
 
 OPENAI_CH = {"type": "openai", "base_url": "http://openai.test", "models": ["dall-e-2", "gpt-image-1", "tts-1",
                                                                             "gpt-4o-mini-tts"]}
 SECOND_CH = {**OPENAI_CH, "base_url": "http://second.test", "priority": -1}
 
 
-def _run(tmp_path: Path, handler: Callable[[UpstreamRequest], Reply | Exception], channels: list[dict[str, Any]],
-         scenario: Callable[[Harness], Any]) -> Any:
-    async def main() -> Any:
-        h = Harness(tmp_path, handler)
-        await h.start(channels)
-        try:
-            return await scenario(h)
-        finally:
-            await h.close()
-    return asyncio.run(main())
+_run = run_scenario
 
 
 def _images(n: int, *, usage: dict[str, Any] | None = None, size: int = 8) -> bytes:

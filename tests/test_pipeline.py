@@ -4,6 +4,7 @@ on unusable answers, settlement before the last byte, broken and abandoned strea
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,17 +163,20 @@ class Harness:
 
 @pytest.fixture
 def run(tmp_path: Path) -> Callable[..., Any]:
-    def go(handler: Callable[[UpstreamRequest], Reply | Exception], channels: list[dict[str, Any]],
-           scenario: Callable[[Harness], Any]) -> Any:
-        async def main() -> Any:
-            h = Harness(tmp_path, handler)
-            await h.start(channels)
-            try:
-                return await scenario(h)
-            finally:
-                await h.close()
-        return asyncio.run(main())
-    return go
+    return functools.partial(run_scenario, tmp_path)
+
+
+def run_scenario(tmp_path: Path, handler: Callable[[UpstreamRequest], Reply | Exception],
+                 channels: list[dict[str, Any]], scenario: Callable[[Harness], Any]) -> Any:
+    """A relay over the mock transport with these channels, running `scenario` on it, then closed."""
+    async def main() -> Any:
+        h = Harness(tmp_path, handler)
+        await h.start(channels)
+        try:
+            return await scenario(h)
+        finally:
+            await h.close()
+    return asyncio.run(main())
 
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
