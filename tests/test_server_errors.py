@@ -69,6 +69,16 @@ def _workers(pid: int) -> list[int]:
     return [c for c in children if b"resource_tracker" not in Path(f"/proc/{c}/cmdline").read_bytes()]
 
 
+def _listeners(port: int) -> int:
+    """Sockets listening on `port` (each worker of `--workers N` has its own, through SO_REUSEPORT)."""
+    found = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            found += state == "0A" and int(local.rsplit(":", 1)[1], 16) == port
+    return found
+
+
 def _serves(url: str) -> bool:
     try:
         return httpx.get(url + "/healthz", timeout=5).status_code == 200
@@ -105,6 +115,7 @@ def test_a_worker_that_dies_makes_the_exit_status_non_zero(tmp_path: Path) -> No
             time.sleep(0.05)
         workers = _workers(rg.proc.pid)
         assert len(workers) == 2
+        rg.wait_for(lambda: _listeners(rg.port) == 2, timeout=20)  # both started: a death now is a later failure
         os.kill(workers[0], signal.SIGKILL)
         rg.wait_for(lambda: _serves(rg.url))  # the other still does (a new connection: the old may be the dead one's)
         assert rg.stop() == 1
